@@ -1,0 +1,232 @@
+"""Command line: ``okddip-edu train | evaluate | ablate | report | bench``.
+
+Every config field is a flag of ``train`` (``--temperature``, ``--detach/--no-detach``,
+``--aggregation``, ...), with the field's comment as help. Bad input exits non-zero with one
+clear line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import inspect
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from .config import PRESETS, Config
+
+# Modules that add their own sub-command through ``register(subparsers)``.
+PLUGINS = ("okddip_edu.experiments", "okddip_edu.report", "okddip_edu.bench")
+
+
+class CLIError(Exception):
+    """A user error the command line reports in one line."""
+
+
+def _field_help() -> dict[str, str]:
+    """The one-line comment of every Config field, read from its source."""
+    src = inspect.getsource(Config)
+    return {m.group(1): m.group(2).strip()
+            for m in re.finditer(r"^\s+(\w+): [^=]+=.*?#\s*(.+)$", src, re.M)}
+
+
+def _bool_or_none(text: str) -> Any:
+    return None if text.lower() == "none" else text
+
+
+def add_config_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
+    """One flag per Config field; defaults are None so only given flags override a preset."""
+    helps = _field_help()
+    group = parser.add_argument_group("run configuration (overrides the preset)")
+    for f in dataclasses.fields(Config):
+        if f.name in skip or f.name == "preset":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        help_ = helps.get(f.name, "")
+        if f.type in ("bool",) or isinstance(f.default, bool):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                               help=help_)
+        elif f.name == "milestones":
+            group.add_argument(flag, type=int, nargs="+", default=None, help=help_)
+        elif isinstance(f.default, int) or "int" in str(f.type):
+            group.add_argument(flag, type=int, default=None, help=help_)
+        elif isinstance(f.default, float) or "float" in str(f.type):
+            group.add_argument(flag, type=float, default=None, help=help_)
+        else:
+            group.add_argument(flag, type=str, default=None, help=help_)
+
+
+def config_from_args(args: argparse.Namespace, preset_name: str) -> Config:
+    from .config import preset
+
+    fields = {f.name for f in dataclasses.fields(Config)}
+    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if "milestones" in overrides:
+        overrides["milestones"] = tuple(overrides["milestones"])
+    return preset(preset_name, **overrides)
+
+
+def format_table(rows: list[tuple[str, str]], title: str | None = None) -> str:
+    width = max(len(k) for k, _ in rows)
+    lines = [title] if title else []
+    lines += [f"  {k:<{width}}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+def summary_rows(metrics: dict, prefix: str = "") -> list[tuple[str, str]]:
+    rows = []
+    for name in ["leader", "ens", "peer_mean"] + sorted(
+            (k[len(prefix) + 5:] for k in metrics if k.startswith(prefix + "top1_b")),
+            key=lambda s: int(s[1:])):
+        key = f"{prefix}top1_{name}"
+        if key in metrics:
+            rows.append((f"top-1 {name}", f"{metrics[key]:.2f} %"))
+    for key in ("div_l2", "div_disagree", "att_diag"):
+        if f"{prefix}{key}" in metrics and metrics[f"{prefix}{key}"] == metrics[f"{prefix}{key}"]:
+            rows.append((key, f"{metrics[prefix + key]:.4f}"))
+    return rows
+
+
+# train ---------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from .engine import fit
+
+    cfg = config_from_args(args, args.preset)
+    out = Path(args.out) if args.out else Path("runs") / (
+        f"{cfg.method}-{cfg.arch}-{cfg.dataset}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if args.resume and not (out / "checkpoint.pt").exists():
+        raise CLIError(f"--resume: no checkpoint in {out}; run without --resume to start it")
+    print(f"training {cfg.method} on {cfg.arch} ({cfg.resolved_layout}, {cfg.num_branches} "
+          f"branches), {cfg.dataset}, {cfg.epochs} epochs -> {out}", flush=True)
+    result = fit(cfg, out, resume=args.resume, progress=not args.quiet)
+    summary = json.loads((out / "final.json").read_text())
+    rows = summary_rows(summary["final"])
+    rows.append(("best-epoch top-1 leader", f"{summary['best']['top1_leader']:.2f} % "
+                 f"(epoch {summary['best_epoch']})"))
+    rows.append(("wall time", f"{summary['wall_time_s']:.1f} s"))
+    print(format_table(rows, f"final epoch ({summary['final_epoch']}) on the validation split "
+                             f"of {cfg.dataset}:"))
+    print(f"run directory: {result.out_dir}")
+    return 0
+
+
+# evaluate ------------------------------------------------------------------------------
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from . import data
+    from .engine import evaluate, resolve_device
+    from .factory import load_run
+
+    device = resolve_device(args.device)
+    model, method, cfg = load_run(args.run_dir, map_location=device)
+    model.to(device)
+    source = args.data
+    if source.endswith(".npz") or Path(source).is_file():
+        x, y = data.load_npz(source)
+        if int(y.max()) >= model_num_classes(model) or int(y.min()) < 0:
+            raise CLIError(f"{source}: labels must be in 0..{model_num_classes(model) - 1} for "
+                           "this model")
+        mean, std = (data.CIFAR100_MEAN, data.CIFAR100_STD) if cfg.dataset == "cifar100" \
+            else (data.CIFAR10_MEAN, data.CIFAR10_STD)
+        name = Path(source).stem
+    else:
+        ecfg = cfg.replace(dataset=source, train_subset=None, npz=args.npz or cfg.npz)
+        splits = data.load(ecfg)
+        if splits.num_classes != model_num_classes(model):
+            raise CLIError(f"{source} has {splits.num_classes} classes; the run's model predicts "
+                           f"{model_num_classes(model)}")
+        x, y, mean, std, name = splits.val_x, splits.val_y, splits.mean, splits.std, source
+    loader = data.DeviceLoader(x, y, args.batch_size, mean, std, device=device, train=False)
+    with torch.no_grad():
+        metrics = evaluate(model, method, loader, device, amp=cfg.amp)
+    metrics["images"] = len(y)
+    path = Path(args.run_dir) / f"eval-{name}.json"
+    path.write_text(json.dumps({"data": source, **metrics}, indent=2))
+    print(format_table(summary_rows(metrics), f"{args.run_dir} on {source} ({len(y)} images):"))
+    print(f"written: {path}")
+    return 0
+
+
+def model_num_classes(model) -> int:
+    from .models.group import NetworkGroup
+
+    net = model.nets[0] if isinstance(model, NetworkGroup) else model
+    return net.peers[0].classifier.out_features
+
+
+# parser --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="okddip-edu", description="Online Knowledge Distillation with Diverse Peers: "
+        "train, evaluate, ablate, report, benchmark.")
+    parser.add_argument("--version", action="version", version=f"okddip-edu {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("train", help="train one run; writes a run directory",
+                       description="Train one method on one architecture. Writes config.json, "
+                       "history.csv, checkpoint.pt and final.json into the run directory.")
+    p.add_argument("--preset", choices=PRESETS, default="quick",
+                   help="starting configuration (default: quick)")
+    p.add_argument("--out", help="run directory (default: runs/<method>-<arch>-...)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_config_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a run's final model",
+                       description="Top-1 accuracy of a run's leader, branches and ensemble on "
+                       "a dataset's validation/test split or on an .npz holding x and y.")
+    p.add_argument("run_dir", help="a run directory written by train")
+    p.add_argument("--data", required=True, help="dataset name (cifar10, cifar100, cifar10-5k, "
+                   "synthetic) or path of an .npz with x (uint8 N x 3 x 32 x 32) and y")
+    p.add_argument("--npz", help="cifar10-5k source file, if not in $OKDDIP_CIFAR10_5K")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_evaluate)
+
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .checkpoint import CheckpointError
+    from .data import DataUnavailableError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    expected = (CLIError, ValueError, FileNotFoundError, FileExistsError, CheckpointError,
+                DataUnavailableError)
+    try:
+        return int(args.func(args) or 0)
+    except expected as err:
+        print(f"okddip-edu {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"okddip-edu {args.command}: interrupted; the last finished epoch is saved "
+              "(continue with --resume)", file=sys.stderr)
+        return 130
+    except RuntimeError as err:  # includes TrainingDiverged
+        if type(err).__name__ == "TrainingDiverged":
+            print(f"okddip-edu {args.command}: error: {err}", file=sys.stderr)
+            return 3
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""Run configuration: one `@dataclass`, validated when built, plus three presets.
+
+A config is plain data. Everything a run needs to be repeated is in it, so it is written
+next to every run as JSON and read back by `evaluate`, `resume` and the experiment runner.
+
+>>> cfg = preset("quick", method="dml", seed=1)
+>>> cfg.epochs, cfg.dataset
+(15, 'cifar10-5k')
+
+Presets
+-------
+- ``paper``: the spec's CIFAR setting: SGD Nesterov lr 0.1, weight decay 5e-4, batch 128,
+  300 epochs, lr x0.1 at epochs 150 and 225, T = 3, ramp-up 80, ResNet-32 on CIFAR-100.
+- ``quick``: a real run on the offline ``cifar10-5k`` subset that ends in a few minutes on
+  2 CPU cores (ResNet-8, cosine schedule, ramp-up scaled to the short run).
+- ``smoke``: seconds; for tests and CI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+DATASETS = ("cifar10", "cifar100", "cifar10-5k", "synthetic")
+ARCHITECTURES = (
+    "resnet8", "resnet14", "resnet20", "resnet32", "resnet110",
+    "wrn20-8", "vgg16", "densenet40-12", "resnet34",
+)
+METHODS = ("baseline", "independent", "dml", "cl-ilr", "one", "okddip", "kd")
+LAYOUTS = ("single", "branch", "network")
+AGGREGATIONS = ("attention", "mean", "gate", "none")
+SCHEDULES = ("multistep", "cosine")
+DML_TARGETS = ("mean-logits", "pairwise-kl")
+AGGREGATE_SPACES = ("logits", "probs")
+DEVICES = ("auto", "cpu", "cuda")
+PRESETS = ("paper", "quick", "smoke")
+
+# The layout each method is defined with in the paper (section 7 of the spec).
+DEFAULT_LAYOUT = {
+    "baseline": "single", "independent": "branch", "dml": "network", "cl-ilr": "branch",
+    "one": "branch", "okddip": "branch", "kd": "single",
+}
+
+
+@dataclass
+class Config:
+    # --- data ---
+    dataset: str = "cifar10-5k"  # one of DATASETS
+    data_root: str | None = None  # torchvision download folder; None: $OKDDIP_DATA or ./data
+    npz: str | None = None  # cifar10-5k .npz path; None: $OKDDIP_CIFAR10_5K, then torchvision files
+    val_size: int = 1000  # cifar10-5k: images held out for validation (stratified, fixed)
+    train_subset: int | None = None  # use only the first N training images (None: all)
+    # --- model ---
+    arch: str = "resnet32"  # one of ARCHITECTURES
+    width: int = 16  # ResNet/WRN base width (16 is the paper's); smaller is faster on CPU
+    layout: str | None = None  # single | branch | network; None: the method's own layout
+    branches: int = 4  # n = m + 1 branches in all (OKDDip: m auxiliary peers + 1 leader)
+    # --- method ---
+    method: str = "okddip"  # one of METHODS
+    temperature: float = 3.0  # T of every distillation term
+    alpha: float = 1.0  # weight of the distillation terms
+    rampup: int = 80  # L: epochs of the ramp-up w(e) = exp(-5 (1 - min(e, L)/L)^2); 0: none
+    detach: bool = False  # stop the gradient at every distillation target (released code: no)
+    aggregation: str = "attention"  # OKDDip first level: attention | mean | gate | none
+    second_level: bool = True  # OKDDip: the leader learns from the peer ensemble
+    mask_diagonal: bool = False  # OKDDip attention: a peer is excluded from its own target
+    aggregate: str = "logits"  # OKDDip: aggregate peer logits (released code) or probs
+    attention_factor: int = 8  # W_q, W_k project d -> d / factor
+    dml_target: str = "mean-logits"  # DML: mean of others' logits | pairwise-kl (paper)
+    teacher: str | None = None  # kd: run directory of a trained teacher
+    # --- optimisation ---
+    epochs: int = 300  # training epochs
+    batch_size: int = 128  # training batch size
+    lr: float = 0.1  # initial learning rate
+    momentum: float = 0.9  # SGD momentum (Nesterov)
+    weight_decay: float = 5e-4  # L2 on all parameters
+    schedule: str = "multistep"  # multistep | cosine
+    milestones: tuple[int, ...] = (150, 225)  # multistep: epochs where lr is multiplied by gamma
+    gamma: float = 0.1  # multistep: lr factor at each milestone
+    # --- execution ---
+    seed: int = 0  # seeds weights, shuffling, augmentation and dropout
+    device: str = "auto"  # auto (cuda when present) | cpu | cuda
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    channels_last: bool = True  # channels_last memory format on CUDA (ignored on CPU)
+    eval_batch_size: int = 500  # evaluation batch size
+    preset: str | None = None  # the preset this config came from (informational)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.milestones, list):
+            self.milestones = tuple(self.milestones)
+        validate(self)
+
+    # Derived values -------------------------------------------------------------------
+    @property
+    def resolved_layout(self) -> str:
+        """The layout actually built: the field, or the method's own layout."""
+        return self.layout or DEFAULT_LAYOUT[self.method]
+
+    @property
+    def num_branches(self) -> int:
+        """Branches actually built (a single network has one)."""
+        return 1 if self.resolved_layout == "single" else self.branches
+
+    def replace(self, **changes: Any) -> "Config":
+        """A validated copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["milestones"] = list(self.milestones)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Config":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config field(s) {unknown}; allowed: {sorted(known)}")
+        return cls(**d)
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(allowed)}")
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}={value!r} is not valid; it must be an integer >= {minimum}")
+
+
+def _number(name: str, value: Any, *, low: float, high: float = math.inf,
+            low_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and value <= high
+    if not ok:
+        bound = f"> {low}" if low_open else f">= {low}"
+        upper = "" if high == math.inf else f" and <= {high}"
+        raise ValueError(f"{name}={value!r} is not valid; it must be a finite number {bound}{upper}")
+
+
+def validate(cfg: Config) -> None:
+    """Raise ``ValueError`` naming the field, the bad value and what is allowed."""
+    _choice("dataset", cfg.dataset, DATASETS)
+    _choice("arch", cfg.arch, ARCHITECTURES)
+    _choice("method", cfg.method, METHODS)
+    if cfg.layout is not None:
+        _choice("layout", cfg.layout, LAYOUTS)
+    _choice("aggregation", cfg.aggregation, AGGREGATIONS)
+    _choice("schedule", cfg.schedule, SCHEDULES)
+    _choice("dml_target", cfg.dml_target, DML_TARGETS)
+    _choice("aggregate", cfg.aggregate, AGGREGATE_SPACES)
+    _choice("device", cfg.device, DEVICES)
+    if cfg.preset is not None:
+        _choice("preset", cfg.preset, PRESETS)
+    _positive_int("width", cfg.width, 2)
+    _positive_int("epochs", cfg.epochs)
+    _positive_int("batch_size", cfg.batch_size)
+    _positive_int("eval_batch_size", cfg.eval_batch_size)
+    _positive_int("val_size", cfg.val_size, 10)
+    _positive_int("attention_factor", cfg.attention_factor)
+    _positive_int("rampup", cfg.rampup, 0)
+    _positive_int("seed", cfg.seed, 0)
+    if cfg.train_subset is not None:
+        _positive_int("train_subset", cfg.train_subset)
+    _number("temperature", cfg.temperature, low=0.0, low_open=True)
+    _number("alpha", cfg.alpha, low=0.0)
+    _number("lr", cfg.lr, low=0.0, low_open=True)
+    _number("momentum", cfg.momentum, low=0.0, high=1.0)
+    _number("weight_decay", cfg.weight_decay, low=0.0)
+    _number("gamma", cfg.gamma, low=0.0, high=1.0, low_open=True)
+    for b in (cfg.amp, cfg.channels_last, cfg.detach, cfg.second_level, cfg.mask_diagonal):
+        if not isinstance(b, bool):
+            raise ValueError(f"boolean switch got {b!r}; use True or False")
+    if not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in cfg.milestones):
+        raise ValueError(f"milestones={cfg.milestones!r} is not valid; use positive epoch numbers")
+    if list(cfg.milestones) != sorted(cfg.milestones):
+        raise ValueError(f"milestones={cfg.milestones!r} is not valid; they must increase")
+    # The group: n branches, of which OKDDip uses m = n - 1 as auxiliary peers.
+    layout = cfg.resolved_layout
+    if layout == "single":
+        if cfg.method not in ("baseline", "kd"):
+            raise ValueError(f"layout='single' is not valid for method={cfg.method!r}; "
+                             "a single network suits only: baseline, kd")
+    else:
+        if cfg.method in ("baseline", "kd"):
+            raise ValueError(f"layout={layout!r} is not valid for method={cfg.method!r}; "
+                             "it trains one network: use layout='single'")
+        low = 3 if cfg.method == "okddip" else 2
+        if isinstance(cfg.branches, bool) or not isinstance(cfg.branches, int) \
+                or not low <= cfg.branches <= 9:
+            what = "1 leader + 2..8 peers" if cfg.method == "okddip" else "2..9 branches"
+            raise ValueError(f"branches={cfg.branches!r} is not valid for method="
+                             f"{cfg.method!r}; allowed: {low}..9 ({what})")
+    if cfg.method in ("cl-ilr", "one") and layout != "branch":
+        raise ValueError(f"layout={layout!r} is not valid for method={cfg.method!r}; "
+                         "it needs a shared trunk: use layout='branch'")
+    if cfg.method == "okddip" and cfg.aggregation == "gate" and layout != "branch":
+        raise ValueError("aggregation='gate' is not valid with layout='network'; "
+                         "ONE's gate reads the shared trunk: use layout='branch'")
+    if cfg.method == "kd" and not cfg.teacher:
+        raise ValueError("teacher=None is not valid for method='kd'; give the run directory "
+                         "of a trained teacher (okddip-edu train ... --out DIR)")
+
+
+# Presets --------------------------------------------------------------------------------
+_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": dict(
+        dataset="cifar100", arch="resnet32", width=16, epochs=300, batch_size=128, lr=0.1,
+        momentum=0.9, weight_decay=5e-4, schedule="multistep", milestones=(150, 225),
+        gamma=0.1, temperature=3.0, alpha=1.0, rampup=80,
+    ),
+    "quick": dict(
+        dataset="cifar10-5k", arch="resnet8", width=16, epochs=15, batch_size=64, lr=0.05,
+        schedule="cosine", rampup=5, temperature=3.0, alpha=1.0,
+    ),
+    "smoke": dict(
+        dataset="cifar10-5k", arch="resnet8", width=4, epochs=2, batch_size=64, lr=0.05,
+        schedule="cosine", rampup=1, train_subset=256, val_size=100, eval_batch_size=100,
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> Config:
+    """A preset config, with any field overridden (``None`` overrides are ignored)."""
+    _choice("preset", name, PRESETS)
+    fields = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown config field(s) {unknown}; allowed: {sorted(fields)}")
+    values = dict(_PRESETS[name], preset=name)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Config(**values)

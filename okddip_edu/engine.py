@@ -1,0 +1,251 @@
+"""The training engine: ``fit`` trains any model and method pair, one epoch at a time.
+
+    result = fit(preset("quick", method="okddip"), out_dir="runs/okddip")
+    result.history          # pandas DataFrame, one row per epoch
+
+Each epoch:
+
+1. lr from the schedule (multistep or cosine), ramp-up weight w(epoch) from the method;
+2. training: device-resident batches with on-device augmentation; the method turns the
+   model's output into named loss terms; SGD (Nesterov) minimises ``total``;
+3. evaluation on the validation split: accuracy of every branch, the leader and the peer
+   ensemble, peer diversity, aggregation weights (:mod:`okddip_edu.metrics`);
+4. a history row; an atomic checkpoint; ``on_epoch_end(row, history)`` for live plots.
+
+Reproducible: every epoch reseeds from (seed, epoch), so a run interrupted and resumed
+gives the same history as one that never stopped (on CPU). On CUDA: bf16 autocast and
+channels_last. A loss that becomes NaN or infinite stops the run with
+:class:`TrainingDiverged`; the last good checkpoint is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import __version__, data
+from .checkpoint import FORMAT, CheckpointError, load_checkpoint, restore, save_atomic
+from .config import Config
+from .factory import build
+from .methods import Method
+from .metrics import Evaluator
+
+# Config fields that may differ between a run and its resumption.
+RESUMABLE_CHANGES = {"device", "eval_batch_size", "amp", "channels_last"}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class FitResult:
+    history: pd.DataFrame  # one row per epoch
+    model: nn.Module  # trained model (eval mode)
+    method: Method  # trained method (owns attention / gate parameters)
+    config: Config
+    out_dir: Path | None  # run directory, if one was written
+    splits: data.Splits  # the data it was trained on
+
+    @property
+    def final(self) -> dict:
+        return self.history.iloc[-1].to_dict()
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' is not valid here: no CUDA device is visible; "
+                         "use device='cpu' or 'auto'")
+    return torch.device(name)
+
+
+def learning_rate(cfg: Config, epoch: int) -> float:
+    """lr at ``epoch``: multistep (x gamma at each milestone) or cosine to 0."""
+    if cfg.schedule == "cosine":
+        return 0.5 * cfg.lr * (1.0 + math.cos(math.pi * epoch / cfg.epochs))
+    return cfg.lr * cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
+
+
+def make_optimizer(model: nn.Module, method: nn.Module, cfg: Config) -> torch.optim.SGD:
+    params = [p for p in [*model.parameters(), *method.parameters()] if p.requires_grad]
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
+                           weight_decay=cfg.weight_decay)
+
+
+def autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and
+                          device.type == "cuda")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, method: Method, loader, device: torch.device,
+             amp: bool = False) -> dict[str, float]:
+    """Every validation metric of ``model`` + ``method`` over ``loader``."""
+    model.eval()
+    method.eval()
+    ev = Evaluator(peers=method.peers, leader=method.leader)
+    for x, y in loader:
+        with autocast(device, amp):
+            out = model(x)
+            weights = method.weights(out)
+        ev.update(out.logits, y, weights)
+    return ev.result()
+
+
+def versions() -> dict[str, str]:
+    import torchvision
+
+    return {"okddip_edu": __version__, "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "python": platform.python_version()}
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _check_resumable(saved: dict, cfg: Config) -> None:
+    now = cfg.to_dict()
+    diff = {k: (saved.get(k), v) for k, v in now.items()
+            if k not in RESUMABLE_CHANGES and saved.get(k) != v}
+    if diff:
+        shown = ", ".join(f"{k}: saved {a!r} vs now {b!r}" for k, (a, b) in sorted(diff.items()))
+        raise CheckpointError(f"cannot resume: the checkpoint was written with another config "
+                              f"({shown})")
+
+
+def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
+        splits: data.Splits | None = None,
+        on_epoch_end: Callable[[dict, pd.DataFrame], None] | None = None,
+        progress: bool = True) -> FitResult:
+    """Train ``cfg.method`` on ``cfg.arch`` for ``cfg.epochs`` epochs; return the history."""
+    device = resolve_device(cfg.device)
+    use_cuda = device.type == "cuda"
+    splits = splits if splits is not None else data.load(cfg)
+    out = Path(out_dir) if out_dir is not None else None
+    ckpt_path = out / "checkpoint.pt" if out else None
+    if out and ckpt_path.exists() and not resume:
+        raise FileExistsError(f"{out} already holds a run; pass resume=True (--resume) to "
+                              "continue it, or choose another output directory")
+
+    torch.manual_seed(cfg.seed)
+    model, method = build(cfg, splits.num_classes)
+    model.to(device)
+    method.to(device)
+    channels_last = use_cuda and cfg.channels_last
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, method, cfg)
+
+    rows: list[dict] = []
+    start = 0
+    if resume and ckpt_path is not None and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, map_location=device)
+        _check_resumable(state.get("config", {}), cfg)
+        restore(state, model, method, optimizer)
+        rows = list(state["history"])
+        start = state["epoch"] + 1
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(cfg.to_json())
+
+    train_loader = data.DeviceLoader(splits.train_x, splits.train_y, cfg.batch_size,
+                                     splits.mean, splits.std, device=device, train=True,
+                                     seed=cfg.seed, channels_last=channels_last)
+    val_loader = data.DeviceLoader(splits.val_x, splits.val_y, cfg.eval_batch_size,
+                                   splits.mean, splits.std, device=device, train=False,
+                                   channels_last=channels_last)
+    if len(train_loader) == 0:
+        raise ValueError(f"batch_size={cfg.batch_size} is larger than the {len(splits.train_y)} "
+                         "training images; choose a smaller batch size")
+
+    epochs = tqdm(range(start, cfg.epochs), desc=f"{cfg.method} {cfg.arch}", unit="epoch",
+                  initial=start, total=cfg.epochs, disable=not progress)
+    for epoch in epochs:
+        t0 = time.perf_counter()
+        torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # dropout etc.: same on resume
+        lr = learning_rate(cfg, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        train_loader.set_epoch(epoch)
+        model.train()
+        method.train()
+        sums: dict[str, torch.Tensor] = {}
+        correct = torch.zeros((), device=device)
+        seen = 0
+        batches = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                       disable=not progress)
+        for step, (x, y) in enumerate(batches):
+            with autocast(device, cfg.amp):
+                output = model(x)
+                terms = method(output, y, epoch, x=x)
+            optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            optimizer.step()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0) + v.detach().float()
+            head = method.leader if method.leader is not None else 0
+            correct += (output.logits[:, head].argmax(-1) == y).sum()
+            seen += len(y)
+            if progress and step % 25 == 0:
+                batches.set_postfix(loss=f"{terms['total'].item():.3f}")
+        train = {f"train_{k}": (v / len(train_loader)).item() for k, v in sums.items()}
+        bad = [k for k, v in train.items() if not math.isfinite(v)]
+        if bad:
+            kept = (f"the last good checkpoint (epoch {rows[-1]['epoch']}) is kept in {out}"
+                    if out and rows else "no checkpoint was written")
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch}: {', '.join(bad)} became "
+                f"{train[bad[0]]}; {kept}. Lower the learning rate (lr={cfg.lr}) or the "
+                f"distillation weight (alpha={cfg.alpha}).")
+        train["train_top1_head"] = 100.0 * correct.item() / max(seen, 1)
+        val = evaluate(model, method, val_loader, device, cfg.amp)
+        row = {"epoch": epoch, "lr": lr, "w": method.weight(epoch), **train,
+               **{f"val_{k}": v for k, v in val.items()},
+               "epoch_time": time.perf_counter() - t0}
+        rows.append(row)
+        history = pd.DataFrame(rows)
+        if out:
+            save_atomic({"format": FORMAT, "epoch": epoch, "config": cfg.to_dict(),
+                         "model": model.state_dict(), "method": method.state_dict(),
+                         "optimizer": optimizer.state_dict(), "history": rows}, ckpt_path)
+            history.to_csv(out / "history.csv", index=False)
+        epochs.set_postfix(leader=f"{val['top1_leader']:.1f}%", ens=f"{val['top1_ens']:.1f}%")
+        if on_epoch_end is not None:
+            on_epoch_end(row, history)
+
+    history = pd.DataFrame(rows)
+    if out:
+        (out / "final.json").write_text(json.dumps(summarize(history, cfg, device), indent=2))
+    return FitResult(history, model.eval(), method.eval(), cfg, out, splits)
+
+
+def summarize(history: pd.DataFrame, cfg: Config, device: torch.device | None = None) -> dict:
+    """Final-epoch and best-epoch metrics of a history (both, labelled)."""
+    last = history.iloc[-1]
+    best_i = int(history["val_top1_leader"].idxmax())
+    best = history.loc[best_i]
+    keys = [c for c in history.columns if c.startswith("val_")]
+    return {
+        "final_epoch": int(last["epoch"]),
+        "final": {k[4:]: float(last[k]) for k in keys},
+        "best_epoch": int(best["epoch"]),
+        "best": {k[4:]: float(best[k]) for k in keys},
+        "wall_time_s": float(history["epoch_time"].sum()),
+        "versions": versions(),
+        "device": _device_name(device) if device is not None else None,
+        "config": cfg.to_dict(),
+    }

@@ -1,0 +1,247 @@
+"""Packaging files stay in step with each other.
+
+pyproject.toml (lower bounds), environment.yml (conda), constraints.txt (pins),
+Makefile and .ci/run are checked as plain files: nothing here imports okddip_edu,
+so these tests run even when the library itself does not import.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# pip name -> conda-forge name, where they differ.
+PIP_TO_CONDA = {"torch": "pytorch"}
+CONDA_TO_PIP = {v: k for k, v in PIP_TO_CONDA.items()}
+
+_REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*?)\s*$")
+
+
+def _canon(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _split_spec(req: str) -> tuple[str, list[tuple[str, str]]]:
+    """'torch>=2.2' -> ('torch', [('>=', '2.2')]). Works for pip and conda match specs."""
+    m = _REQ.match(req.split(";")[0])
+    assert m, f"cannot parse requirement {req!r}"
+    name, _extras, rest = m.groups()
+    specs = []
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        sm = re.fullmatch(r"(===|==|>=|<=|~=|!=|>|<|=)\s*(\S+)", part)
+        assert sm, f"cannot parse version spec {part!r} in {req!r}"
+        specs.append((sm.group(1), sm.group(2)))
+    return _canon(name), specs
+
+
+def _lower_bounds(reqs: list[str], rename: dict[str, str] | None = None) -> dict[str, str]:
+    """name -> lower bound; each requirement must be exactly one '>=' bound."""
+    rename = rename or {}
+    out: dict[str, str] = {}
+    for req in reqs:
+        name, specs = _split_spec(req)
+        name = rename.get(name, name)
+        assert name not in out, f"{name} listed twice"
+        assert [op for op, _ in specs] == [">="], f"{req!r}: expected exactly one '>=' lower bound"
+        out[name] = specs[0][1]
+    return out
+
+
+def _parse_env_yml_by_hand(text: str) -> dict:
+    """Just enough YAML for environment.yml: top-level scalars and lists, one nested 'pip:' list."""
+    data: dict = {}
+    key = None
+    pip_list: list[str] | None = None
+    for raw in text.splitlines():
+        line = raw.split(" #")[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        body = line.strip()
+        if indent == 0:
+            k, _, v = body.partition(":")
+            key = k.strip()
+            data[key] = v.strip() if v.strip() else []
+            pip_list = None
+        elif body.startswith("- "):
+            item = body[2:].strip()
+            if pip_list is not None and indent > pip_indent:
+                pip_list.append(item)
+            elif item.endswith(":"):
+                pip_list = []
+                pip_indent = indent
+                data[key].append({item[:-1].strip(): pip_list})
+            else:
+                pip_list = None
+                data[key].append(item)
+        else:
+            raise AssertionError(f"unexpected line in environment.yml: {raw!r}")
+    return data
+
+
+def _load_env_yml() -> dict:
+    text = (ROOT / "environment.yml").read_text()
+    try:
+        import yaml
+    except ImportError:
+        return _parse_env_yml_by_hand(text)
+    return yaml.safe_load(text)
+
+
+@pytest.fixture(scope="module")
+def pyproject() -> dict:
+    with open(ROOT / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+@pytest.fixture(scope="module")
+def env_yml() -> dict:
+    return _load_env_yml()
+
+
+def _conda_and_pip(env: dict) -> tuple[list[str], list[str]]:
+    conda, pip = [], []
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            pip.extend(dep.get("pip", []))
+        else:
+            conda.append(str(dep))
+    return conda, pip
+
+
+def test_hand_parser_agrees_with_yaml():
+    yaml = pytest.importorskip("yaml")
+    text = (ROOT / "environment.yml").read_text()
+    assert _parse_env_yml_by_hand(text) == yaml.safe_load(text)
+
+
+def test_runtime_dependencies_match_environment_yml(pyproject, env_yml):
+    py_bounds = _lower_bounds(pyproject["project"]["dependencies"])
+    conda, _ = _conda_and_pip(env_yml)
+    conda = [c for c in conda if _split_spec(c)[0] not in {"python", "pip"}]
+    conda_bounds = _lower_bounds(conda, rename=CONDA_TO_PIP)
+
+    missing_in_conda = sorted(set(py_bounds) - set(conda_bounds))
+    missing_in_pyproject = sorted(set(conda_bounds) - set(py_bounds))
+    assert not missing_in_conda, f"in pyproject.toml but not environment.yml: {missing_in_conda}"
+    assert not missing_in_pyproject, f"in environment.yml but not pyproject.toml: {missing_in_pyproject}"
+    differing = {n: (py_bounds[n], conda_bounds[n]) for n in py_bounds if py_bounds[n] != conda_bounds[n]}
+    assert not differing, f"lower bounds differ (pyproject, conda): {differing}"
+
+
+def test_torch_is_named_pytorch_in_conda(env_yml):
+    conda, _ = _conda_and_pip(env_yml)
+    names = {_split_spec(c)[0] for c in conda}
+    assert "pytorch" in names and "torch" not in names
+
+
+def test_environment_yml_python_and_self_install(pyproject, env_yml):
+    assert env_yml["name"] == "okddip-edu"
+    conda, pip = _conda_and_pip(env_yml)
+    pythons = [c for c in conda if _split_spec(c)[0] == "python"]
+    assert pythons, "environment.yml must pin a python lower bound"
+    assert _split_spec(pythons[0])[1] == _split_spec("python" + pyproject["project"]["requires-python"])[1]
+    assert "pip" in conda
+    assert "-e ." in pip, "environment.yml must pip-install the package itself (- -e .)"
+
+
+def test_pyproject_has_lower_bounds_only(pyproject):
+    project = pyproject["project"]
+    reqs = list(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        reqs.extend(extra)
+    pinned = [r for r in reqs if "==" in r]
+    assert not pinned, f"pyproject.toml must hold lower bounds only (pins go in constraints.txt): {pinned}"
+    _lower_bounds(reqs)  # every requirement is exactly one '>=' bound
+
+
+def test_test_extra(pyproject):
+    test_bounds = _lower_bounds(pyproject["project"]["optional-dependencies"]["test"])
+    assert {"pytest", "hypothesis", "nbformat"} <= set(test_bounds)
+
+
+def test_constraints_pin_torch_and_torchvision():
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        name, specs = _split_spec(line)
+        assert [op for op, _ in specs] == ["=="], f"constraints.txt should hold exact pins: {line!r}"
+        pins[name] = specs[0][1]
+    assert pins.get("torch") == "2.14.1"
+    assert pins.get("torchvision") == "0.29.1"
+
+
+def test_console_script_entry(pyproject):
+    scripts = pyproject["project"]["scripts"]
+    assert scripts.get("okddip-edu") == "okddip_edu.cli:main"
+
+
+def test_console_script_target_defines_main(pyproject):
+    """The entry point resolves to a file with a top-level main() (checked by parsing, not importing)."""
+    module, _, func = pyproject["project"]["scripts"]["okddip-edu"].partition(":")
+    base = ROOT.joinpath(*module.split("."))
+    candidates = [base.with_suffix(".py"), base / "__init__.py"]
+    path = next((p for p in candidates if p.is_file()), None)
+    assert path is not None, f"console script target {module} not found at {[str(c) for c in candidates]}"
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    names |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert func in names, f"{path} defines no top-level {func}()"
+
+
+def test_version_is_a_static_literal(pyproject):
+    """setuptools reads the dynamic version without importing torch: it must be a plain string."""
+    attr = pyproject["tool"]["setuptools"]["dynamic"]["version"]["attr"]
+    module, _, name = attr.rpartition(".")
+    path = ROOT.joinpath(*module.split(".")) / "__init__.py"
+    tree = ast.parse(path.read_text())
+    values = [
+        n.value.value
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
+        and isinstance(n.value, ast.Constant)
+    ]
+    assert values and re.fullmatch(r"\d+\.\d+\.\d+\S*", values[0]), f"{name} in {path} is not a version literal"
+
+
+def test_pytest_config(pyproject):
+    opts = pyproject["tool"]["pytest"]["ini_options"]
+    assert opts["testpaths"] == ["tests"]
+    assert "-ra" in opts["addopts"]
+    assert any(m.split(":")[0].strip() == "slow" for m in opts["markers"])
+
+
+def test_ci_runs_make_test():
+    path = ROOT / ".ci" / "run"
+    assert os.stat(path).st_mode & stat.S_IXUSR, ".ci/run must be executable"
+    lines = [ln.strip() for ln in path.read_text().splitlines()]
+    assert lines[0].startswith("#!") and "bash" in lines[0]
+    assert "set -euo pipefail" in lines
+    commands = [ln for ln in lines if ln and not ln.startswith("#")]
+    assert any(re.fullmatch(r"(exec\s+)?make\s+test", ln) for ln in commands), ".ci/run must call `make test`"
+
+
+def test_makefile_targets():
+    text = (ROOT / "Makefile").read_text()
+    for target in ("lab", "test", "clean"):
+        assert re.search(rf"^{target}:", text, re.M), f"Makefile lacks target {target!r}"
+    assert "-c constraints.txt" in text, "installs must go through constraints.txt"
+    assert re.search(r"^export OKDDIP_PROFILE \??= ?smoke", text, re.M)
+    assert "--nbval-lax" in text
+    assert "cifar10_train_prefix.npz" in text
+
+
+def test_gitignore_keeps_data_and_venv_out():
+    entries = {ln.strip() for ln in (ROOT / ".gitignore").read_text().splitlines()}
+    assert {".venv/", "data/", "runs/"} <= entries
