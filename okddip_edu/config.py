@@ -5,7 +5,7 @@ next to every run as JSON and read back by `evaluate`, `resume` and the experime
 
 >>> cfg = preset("quick", method="dml", seed=1)
 >>> cfg.epochs, cfg.dataset
-(15, 'cifar10-5k')
+(12, 'cifar10-5k')
 
 Presets
 -------
@@ -218,8 +218,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
         gamma=0.1, temperature=3.0, alpha=1.0, rampup=80,
     ),
     "quick": dict(
-        dataset="cifar10-5k", arch="resnet8", width=16, epochs=15, batch_size=64, lr=0.05,
-        schedule="cosine", rampup=5, temperature=3.0, alpha=1.0,
+        dataset="cifar10-5k", arch="resnet8", width=16, epochs=12, batch_size=64, lr=0.05,
+        schedule="cosine", rampup=4, temperature=3.0, alpha=1.0,
     ),
     "smoke": dict(
         dataset="cifar10-5k", arch="resnet8", width=4, epochs=2, batch_size=64, lr=0.05,
