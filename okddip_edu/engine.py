@@ -89,6 +89,21 @@ def autocast(device: torch.device, enabled: bool):
                           device.type == "cuda")
 
 
+def train_step(model: nn.Module, method: Method, optimizer: torch.optim.Optimizer,
+               x: torch.Tensor, y: torch.Tensor, epoch: int, amp: bool = True):
+    """One SGD step on a batch: forward, named loss terms, backward, update.
+
+    Returns the model output and the loss terms (tensors; no host synchronisation).
+    """
+    with autocast(x.device, amp):
+        output = model(x)
+        terms = method(output, y, epoch, x=x)
+    optimizer.zero_grad(set_to_none=True)
+    terms["total"].backward()
+    optimizer.step()
+    return output, terms
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, method: Method, loader, device: torch.device,
              amp: bool = False) -> dict[str, float]:
@@ -189,12 +204,7 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         batches = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
                        disable=not progress)
         for step, (x, y) in enumerate(batches):
-            with autocast(device, cfg.amp):
-                output = model(x)
-                terms = method(output, y, epoch, x=x)
-            optimizer.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            optimizer.step()
+            output, terms = train_step(model, method, optimizer, x, y, epoch, cfg.amp)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0) + v.detach().float()
             head = method.leader if method.leader is not None else 0
