@@ -176,12 +176,13 @@ def validate(cfg: Config) -> None:
     _number("momentum", cfg.momentum, low=0.0, high=1.0)
     _number("weight_decay", cfg.weight_decay, low=0.0)
     _number("gamma", cfg.gamma, low=0.0, high=1.0, low_open=True)
-    for b in (cfg.amp, cfg.channels_last, cfg.detach, cfg.second_level, cfg.mask_diagonal):
-        if not isinstance(b, bool):
-            raise ValueError(f"boolean switch got {b!r}; use True or False")
+    for name in ("amp", "channels_last", "detach", "second_level", "mask_diagonal"):
+        value = getattr(cfg, name)
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}={value!r} is not valid; use True or False")
     if not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in cfg.milestones):
         raise ValueError(f"milestones={cfg.milestones!r} is not valid; use positive epoch numbers")
-    if list(cfg.milestones) != sorted(cfg.milestones):
+    if any(a >= b for a, b in zip(cfg.milestones, cfg.milestones[1:])):
         raise ValueError(f"milestones={cfg.milestones!r} is not valid; they must increase")
     # The group: n branches, of which OKDDip uses m = n - 1 as auxiliary peers.
     layout = cfg.resolved_layout

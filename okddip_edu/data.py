@@ -24,6 +24,7 @@ Datasets
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass
@@ -160,16 +161,24 @@ def load_npz(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
 
 def load_subset_images(root: Path, npz: str | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The 5,085 ``cifar10-5k`` images: from torchvision's CIFAR-10 if on disk, else the npz."""
-    if (root / "cifar-10-batches-py").is_dir():
-        train = _torchvision_cifar("cifar10", root, True, download=False)
-        idx = subset_indices()
-        return _from_hwc(train.data[idx]), torch.tensor(train.targets)[idx]
     path = npz or os.environ.get(ENV_NPZ)
+    if (root / "cifar-10-batches-py").is_dir():
+        try:
+            train = _torchvision_cifar("cifar10", root, True, download=False)
+            idx = subset_indices()
+            return _from_hwc(train.data[idx]), torch.tensor(train.targets)[idx]
+        except Exception as err:  # a partial or corrupt extraction
+            if not path:
+                raise _download_help("cifar10", root, err) from err
     if not path:
         raise DataUnavailableError(
             f"cifar10-5k needs CIFAR-10 in {root} (run once with --dataset cifar10 to download "
             f"it) or the subset file: pass --npz PATH or set ${ENV_NPZ} to "
             "cifar10_train_prefix.npz")
+    if not Path(path).expanduser().is_file():
+        origin = "--npz / config.npz" if npz else f"${ENV_NPZ}"
+        raise DataUnavailableError(f"no such .npz file: {path} (from {origin}); point it at "
+                                   "cifar10_train_prefix.npz")
     x, y = load_npz(path)
     if x.shape[0] != len(subset_indices()):
         raise DataUnavailableError(f"{path} holds {x.shape[0]} images; cifar10-5k has "
@@ -209,10 +218,14 @@ def load(cfg) -> Splits:
     else:
         raise ValueError(f"dataset={cfg.dataset!r} is not valid; choose one of: cifar10, "
                          "cifar100, cifar10-5k, synthetic")
-    if cfg.train_subset is not None:
-        splits.train_x = splits.train_x[: cfg.train_subset]
-        splits.train_y = splits.train_y[: cfg.train_subset]
-    return splits
+    return apply_subset(splits, cfg.train_subset)
+
+
+def apply_subset(splits: Splits, n: int | None) -> Splits:
+    """Keep only the first ``n`` training images (all when ``n`` is None)."""
+    if n is None or n >= len(splits.train_y):
+        return splits
+    return dataclasses.replace(splits, train_x=splits.train_x[:n], train_y=splits.train_y[:n])
 
 
 # Batches --------------------------------------------------------------------------------

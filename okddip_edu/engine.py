@@ -40,8 +40,9 @@ from .factory import build
 from .methods import Method
 from .metrics import Evaluator
 
-# Config fields that may differ between a run and its resumption.
-RESUMABLE_CHANGES = {"device", "eval_batch_size", "amp", "channels_last"}
+# Config fields that may differ between a run and its resumption. ``epochs`` may grow (to
+# extend a finished run); with a cosine schedule that changes the lr of the epochs to come.
+RESUMABLE_CHANGES = {"device", "eval_batch_size", "amp", "channels_last", "epochs"}
 
 
 class TrainingDiverged(RuntimeError):
@@ -149,7 +150,10 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
     """Train ``cfg.method`` on ``cfg.arch`` for ``cfg.epochs`` epochs; return the history."""
     device = resolve_device(cfg.device)
     use_cuda = device.type == "cuda"
-    splits = splits if splits is not None else data.load(cfg)
+    splits = data.apply_subset(splits, cfg.train_subset) if splits is not None else data.load(cfg)
+    if cfg.batch_size > len(splits.train_y):
+        raise ValueError(f"batch_size={cfg.batch_size} is larger than the {len(splits.train_y)} "
+                         "training images; choose a smaller batch size")
     out = Path(out_dir) if out_dir is not None else None
     ckpt_path = out / "checkpoint.pt" if out else None
     if out and ckpt_path.exists() and not resume:
@@ -173,6 +177,9 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         restore(state, model, method, optimizer)
         rows = list(state["history"])
         start = state["epoch"] + 1
+        if cfg.epochs < start:
+            raise CheckpointError(f"cannot resume with epochs={cfg.epochs}: the checkpoint has "
+                                  f"already finished {start} epochs")
     if out:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(cfg.to_json())
@@ -183,9 +190,6 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
     val_loader = data.DeviceLoader(splits.val_x, splits.val_y, cfg.eval_batch_size,
                                    splits.mean, splits.std, device=device, train=False,
                                    channels_last=channels_last)
-    if len(train_loader) == 0:
-        raise ValueError(f"batch_size={cfg.batch_size} is larger than the {len(splits.train_y)} "
-                         "training images; choose a smaller batch size")
 
     epochs = tqdm(range(start, cfg.epochs), desc=f"{cfg.method} {cfg.arch}", unit="epoch",
                   initial=start, total=cfg.epochs, disable=not progress)

@@ -10,13 +10,16 @@ the preset's settings). The runner
 - shares identical runs between suites: OKDDip's default variant appears in every ablation
   but is trained once per seed (run directories are named by the config's content);
 - rewrites ``results.csv`` (one row per suite, variant and seed) and ``histories.csv`` (every
-  epoch of every run) after each run, so a suite can be stopped at any time.
+  epoch of every run) after each run, so a suite can be stopped at any time;
+- lets several workers share one suite directory (run the same command in two terminals, or
+  on two GPUs): a run being trained holds a lock file, and the other workers pass it by.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +118,45 @@ def status(job: Job) -> str:
     return "missing"
 
 
+class RunLock:
+    """``run_dir/.lock`` holding the owner's pid; a lock whose owner is gone is taken over."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / ".lock"
+        self.held = False
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if self._owner_alive():
+                    return False
+                self.path.unlink(missing_ok=True)  # stale: its worker died
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            self.held = True
+            return True
+        return False
+
+    def _owner_alive(self) -> bool:
+        try:
+            pid = int(self.path.read_text().strip() or 0)
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError, FileNotFoundError):
+            return False
+        except PermissionError:
+            return True
+        return pid != os.getpid()
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
 def run_suite(jobs: list[Job], out: str | Path, *, progress: bool = True,
               log=print) -> pd.DataFrame:
     """Run every job that is not finished; return the results table of all jobs."""
@@ -129,16 +171,24 @@ def run_suite(jobs: list[Job], out: str | Path, *, progress: bool = True,
     log(f"{len(jobs)} runs in the grid, {len(jobs) - len(todo)} finished, "
         f"{len(unique)} to run")
     for i, job in enumerate(unique.values(), 1):
-        if status(job) == "done":  # a run shared with an earlier job of this list
+        if status(job) == "done":  # finished meanwhile, by this or another worker
             continue
-        resume = status(job) == "partial"
-        log(f"[{i}/{len(unique)}] {job.suite}/{job.variant} seed {job.seed}"
-            f"{' (resuming)' if resume else ''} -> {job.run_dir}")
-        key = (job.config.dataset, job.config.npz, job.config.val_size, job.config.train_subset,
-               job.config.data_root)
-        if key not in splits_cache:
-            splits_cache[key] = data.load(job.config)
-        fit(job.config, job.run_dir, resume=resume, splits=splits_cache[key], progress=progress)
+        lock = RunLock(job.run_dir)
+        if not lock.acquire():
+            log(f"[{i}/{len(unique)}] {job.suite}/{job.variant} seed {job.seed}: another "
+                "worker is training it; passed by")
+            continue
+        try:
+            resume = status(job) == "partial"
+            log(f"[{i}/{len(unique)}] {job.suite}/{job.variant} seed {job.seed}"
+                f"{' (resuming)' if resume else ''} -> {job.run_dir}")
+            key = (job.config.dataset, job.config.npz, job.config.val_size, job.config.data_root)
+            if key not in splits_cache:
+                splits_cache[key] = data.load(job.config.replace(train_subset=None))
+            fit(job.config, job.run_dir, resume=resume, splits=splits_cache[key],
+                progress=progress)
+        finally:
+            lock.release()
         write_tables(jobs, out)
     return write_tables(jobs, out)
 
@@ -192,7 +242,9 @@ def _merge(path: Path, new: pd.DataFrame, extra_key: tuple[str, ...] = ()) -> pd
         keep = ~old.set_index(key).index.isin(new.set_index(key).index)
         new = pd.concat([old[keep], new], ignore_index=True)
     new = new.sort_values(key, kind="stable").reset_index(drop=True)
-    new.to_csv(path, index=False)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    new.to_csv(tmp, index=False)
+    os.replace(tmp, path)  # readers and other workers never see half a file
     return new
 
 

@@ -73,6 +73,7 @@ def test_kd_loss_is_positive_for_different_inputs():
     assert kd_loss(logits(8, 10, 5), logits(8, 10, 6), 3.0).item() > 1e-3
 
 
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")
 @pytest.mark.parametrize("C", [10, 100])
 def test_batchmean_is_c_times_the_elementwise_mean_mistake(C):
     """F.kl_div(..., reduction="mean") divides by B*C instead of B: C times too small."""
@@ -81,6 +82,8 @@ def test_batchmean_is_c_times_the_elementwise_mean_mistake(C):
     log_ps, log_pt = F.log_softmax(s / T, dim=-1), F.log_softmax(t / T, dim=-1)
     mistake = F.kl_div(log_ps, log_pt, reduction="mean", log_target=True) * T * T
     right = kd_by_hand(s, t, T)
+    elementwise = T * T * (log_pt.exp() * (log_pt - log_ps)).mean()  # / (B*C), by hand
+    assert mistake.item() == pytest.approx(elementwise.item(), rel=1e-5)
     assert (right / mistake.double()).item() == pytest.approx(C, rel=1e-4)
     got = kd_loss(s, t, T).item()
     assert got == pytest.approx(right.item(), rel=1e-5)
