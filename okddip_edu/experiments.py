@@ -161,7 +161,7 @@ def run_suite(jobs: list[Job], out: str | Path, *, progress: bool = True,
               log=print) -> pd.DataFrame:
     """Run every job that is not finished; return the results table of all jobs."""
     from . import data
-    from .engine import fit
+    from .engine import TrainingDiverged, fit
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -187,6 +187,9 @@ def run_suite(jobs: list[Job], out: str | Path, *, progress: bool = True,
                 splits_cache[key] = data.load(job.config.replace(train_subset=None))
             fit(job.config, job.run_dir, resume=resume, splits=splits_cache[key],
                 progress=progress)
+        except TrainingDiverged as err:  # one bad run must not stop the suite
+            log(f"    diverged, left out of the results: {err}")
+            continue
         finally:
             lock.release()
         write_tables(jobs, out)

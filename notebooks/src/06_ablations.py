@@ -1,0 +1,445 @@
+# %% [markdown]
+# # 06 · Ablations: what each part of OKDDip buys, over seeds
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/okddip-edu/okddip_edu/blob/main/notebooks/06_ablations.ipynb)
+#
+# OKDDip is a stack of design choices: attention-based targets for each peer (first
+# level), a group leader that learns from the peers' ensemble (second level), m = 3 peers,
+# T = 3, no stop-gradient at the targets, peers as branches of one network. The paper
+# justifies them with ablations: take one choice away, keep everything else, retrain,
+# compare. This notebook does the same with the course's experiment suites, and sets
+# OKDDip beside the methods it is compared with.
+#
+# **What you will learn**
+# - how to read an ablation: mean ± standard deviation over seeds, best epoch against final
+#   epoch, and when a difference is smaller than the noise between seeds;
+# - what the aggregation (attention, mean, gate, none), the group leader, the number of
+#   peers m, the temperature T, the stop-gradient and the branch- or network-based layout
+#   each change, in accuracy, in peer diversity and in the attention weights;
+# - where these small runs stand against the published CIFAR-100 numbers, and why the two
+#   cannot be compared directly;
+# - how to run a suite yourself (`okddip_edu.experiments`, resumable) and summarise it
+#   (`okddip_edu.report`, also `okddip-edu report DIR` on the command line).
+#
+# **Prerequisites**: [notebook 02](02_online_distillation.ipynb) (the methods compared
+# here), [notebook 04](04_two_level_training.ipynb) (the two levels of distillation) and
+# [notebook 05](05_diversity.ipynb) (the diversity measures).
+#
+# **Expected run time**: the notebook reads pre-computed results from `assets/results/`,
+# so by default nothing is trained: quick profile (laptop CPU): about 20 s, measured on 2
+# shared CPU cores; full profile (GPU): the same, unless you set `RUN_SUITE = True`;
+# smoke profile (CI): under 40 s, including one tiny suite trained on synthetic images.
+# Training the committed results themselves (`okddip-edu ablate all --preset quick`, 44
+# runs) takes hours on a CPU: see their provenance below.
+
+# %%
+# Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.
+try:
+    import okddip_edu
+except ImportError:  # pragma: no cover
+    %pip install -q "okddip-edu @ git+https://github.com/okddip-edu/okddip_edu"
+    import okddip_edu
+
+# %%
+from okddip_edu import course
+
+nb = course.setup(full_epochs=30)
+
+# %%
+%matplotlib inline
+import tempfile
+from pathlib import Path
+
+import ipywidgets as widgets
+from IPython.display import Markdown, display
+
+from okddip_edu import experiments, report
+
+# %% [markdown]
+# ## 1. The suites
+#
+# A *suite* is a list of variants, each a few config fields changed from OKDDip's default,
+# crossed with seeds. `okddip_edu.experiments.SUITES` holds the paper's comparisons and
+# ablations; `expand` turns a suite into runs. Identical runs are shared: OKDDip's default
+# variant (attention, leader on, m = 3, T = 3, no detach, branch-based) appears in every
+# suite but is trained once per seed, so the whole grid of 56 (suite, variant, seed) rows
+# needs 44 trainings.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+grid = []
+for name, variants in experiments.SUITES.items():
+    jobs = experiments.expand(name, "quick")
+    changed = ", ".join(f"{v.name}: {v.overrides or 'default'}" for v in variants)
+    print(f"{name:12s} {len(variants)} variants x {len({j.seed for j in jobs})} seeds | {changed}")
+    grid += jobs
+print(f"{len(grid)} rows, {len({j.run_dir for j in grid})} distinct trainings")
+
+# %% [markdown]
+# Each variant changes one thing. `method` swaps the whole method (the `methods` suite);
+# `aggregation`, `second_level`, `branches`, `temperature`, `detach` and `layout` are the
+# ablation switches of OKDDip's config (`okddip_edu.config.Config`).
+#
+# ## 2. The results: committed, or your own
+#
+# The course ships the results of every suite in `assets/results/` (`results.csv`: one
+# row per suite, variant and seed; `histories.csv`: every epoch of every run), so nobody
+# has to retrain to read them. `report.find_results` looks there (or in the folder you
+# give it, or in `$OKDDIP_RESULTS`); `report.load_results` reads both tables.
+
+# %%
+RESULTS_DIR = None  # or the --out folder of your own `okddip-edu ablate` run
+
+results_dir = report.find_results(RESULTS_DIR)
+if results_dir is not None:
+    results, histories = report.load_results(results_dir)
+    setting = results[["dataset", "arch", "epochs"]].drop_duplicates()
+    print(f"{len(results)} finished runs in {results_dir}")
+    print("setting:", "; ".join(f"{r.dataset}, {r.arch}, {r.epochs} epochs"
+                                for r in setting.itertuples()))
+    print("seeds per suite:", results.groupby("suite", sort=False)["seed"].nunique().to_dict())
+    provenance = report.provenance(results_dir)
+    if provenance:
+        display(Markdown("\n".join(provenance.splitlines()[:30])))
+else:
+    results = histories = None
+    print("No committed results found (for instance on Colab without the repository): "
+          "the next cell trains a small suite instead.")
+
+# %% [markdown]
+# ### Run a suite yourself
+#
+# `expand` + `run_suite` train every missing run of a suite and write `results.csv` and
+# `histories.csv` after each run. A finished run is skipped, an interrupted one resumes
+# from its last checkpoint, so you can stop the cell and rerun it. The same thing on the
+# command line: `okddip-edu ablate leader --preset quick --out runs/suites` then
+# `okddip-edu report runs/suites`.
+#
+# - smoke profile (the tests): always trains the `leader` suite, 1 seed, 2 epochs, on
+#   synthetic images, into a temporary folder, then writes its report (seconds);
+# - quick and full: trains only if you set `RUN_SUITE = True` (or if no results were
+#   found), at the profile's scale, into `runs/suites-notebook` next to this notebook.
+#   One quick run takes a few minutes on a laptop CPU; a suite has 4 to 18 of them.
+
+# %%
+RUN_SUITE = False  # set True to train SUITE at this profile's scale
+SUITE = "leader"  # any of experiments.SUITES
+SEEDS = nb.pick(full=None, quick=None, smoke=1)  # None: the suite's default (3 or 2)
+
+if nb.profile == "smoke" or RUN_SUITE or results is None:
+    cfg = nb.config()  # the profile's scale: dataset, epochs, schedule, device
+    base = dict(dataset=cfg.dataset, epochs=cfg.epochs, milestones=cfg.milestones,
+                rampup=cfg.rampup, device=cfg.device)
+    if nb.profile == "smoke":
+        suite = "leader"
+        base.update(dataset="synthetic", epochs=2, train_subset=128)
+        out = Path(tempfile.mkdtemp(prefix="okddip-suite-"))
+    else:
+        suite, out = SUITE, Path("runs") / "suites-notebook"
+    preset_name = {"full": "paper", "quick": "quick", "smoke": "smoke"}[nb.profile]
+    jobs = experiments.expand(suite, preset_name, seeds=SEEDS, out=out, **base)
+    mine = experiments.run_suite(jobs, out, progress=nb.profile != "smoke")
+    path = report.write_report(out)
+    print(f"report of this run: {path} ({len(mine)} rows)")
+    display(report.format_summary(report.summary_table(mine, suite)))
+    if results is None:
+        results, histories = report.load_results(out)
+
+# %% [markdown]
+# `write_report` wrote a `report.md` and PNG figures next to the results; the table above
+# is the same summary the rest of this notebook shows for every suite. With one seed there
+# is no ± : one seed says nothing about the noise between seeds.
+#
+# ## 3. How to read the tables
+#
+# For each suite and variant, `report.summary_table` gives the mean and the sample
+# standard deviation (ddof = 1) over seeds of:
+#
+# - **best-epoch leader top-1**: the highest validation accuracy of the leader over the
+#   epochs. The epoch is picked on the same split it is measured on, so this number is
+#   optimistic (the released OKDDip code does the same with the test set);
+# - **final-epoch leader top-1**: the accuracy after the last epoch, the honest number;
+# - **final-epoch ensemble top-1** and **mean-peer top-1**: the peers' ensemble and the
+#   average single peer;
+# - the peers' diversity at the last epoch (`div_l2`, `div_disagree`, `div_js`; notebook
+#   05) and the mean attention diagonal `att_diag` (notebook 03).
+#
+# Methods without a leader (independent, DML, CL-ILR, ONE) report their mean single-branch
+# accuracy as "leader", the expected accuracy of deploying one of their networks.
+# `report.format_summary` turns the table into `mean ± std` text; `report.suite_figure`
+# draws the final-epoch bars (error bars: std over seeds; dots: single seeds). Its y axis
+# does not start at 0, to make differences of a point visible: read the axis.
+
+# %%
+SHORT = ["best_top1_leader", "final_top1_leader", "final_top1_ens", "div_l2",
+         "div_disagree", "att_diag"]
+
+
+def show(suite, metrics=SHORT):
+    """The suite's mean ± std table and its bar chart, or a note if it was not run."""
+    table = report.summary_table(results, suite)
+    if table.empty:
+        print(f"no '{suite}' runs in these results: train them with the cell of section 2 "
+              f"(SUITE = {suite!r}, RUN_SUITE = True)")
+        return None
+    display(report.format_summary(table, metrics))
+    return report.suite_figure(results, suite)
+
+
+def compare(suite, a, b, column="final_top1_leader"):
+    """One sentence: variant a minus variant b, against the noise between seeds."""
+    if suite not in set(results["suite"]):
+        return  # show() has said so
+    try:
+        print(report.describe_difference(report.difference(results, suite, a, b, column)))
+    except ValueError as err:
+        print(f"cannot compare: {err}")
+
+
+# %% [markdown]
+# ## 4. OKDDip against the methods it is compared with
+#
+# The `methods` suite trains each method of the paper's comparison with n = 4 branches
+# (OKDDip: 3 peers + 1 leader), T = 3, the same data, schedule and seeds: a single network
+# (baseline), independent branches (no distillation), DML (4 networks), CL-ILR, ONE, OKDDip.
+
+# %%
+show("methods", metrics=None)
+
+# %%
+compare("methods", "okddip", "one")
+compare("methods", "okddip", "dml")
+compare("methods", "okddip", "baseline")
+compare("methods", "okddip", "one", "final_top1_ens")
+
+# %% [markdown]
+# What to notice:
+#
+# - compare each difference with its standard error before believing a ranking: with 3
+#   seeds and a short run, a difference of a point can be noise;
+# - compare the ensemble bar with the leader bar of each group method: averaging peers
+#   helps only as far as they disagree, which is what the diversity columns measure;
+# - the quick preset's cosine schedule ends at a learning rate near 0, so the best epoch is
+#   usually one of the last and best and final columns stay close; with the paper's step
+#   schedule they can drift further apart.
+#
+# The peers' diversity over the epochs, one line per method (mean over seeds, band: std).
+# The baseline is one network and has no diversity.
+
+# %%
+if histories is not None and "methods" in set(histories["suite"]):
+    fig = report.diversity_figure(histories, "methods")
+else:
+    fig = None
+    print("no 'methods' histories here")
+fig
+
+# %% [markdown]
+# The paper's claim (abstract): with simple aggregation the peers are "homogenized
+# quickly", which limits what the group can teach; per-peer attention targets keep them
+# more diverse. Read the curves with that in mind: where does OKDDip sit against DML and
+# ONE, and does its diversity decay more slowly?
+#
+# ## 5. First level: how each peer's target is formed
+#
+# `aggregation` switches OKDDip's first level: **attention** (each peer a has its own
+# weights α_ab over the peers), **mean** (every peer learns from the same uniform average),
+# **gate** (ONE's gate: one set of weights for all peers, from the shared trunk), **none**
+# (no first-level distillation: the peers learn from the labels only; the leader still
+# learns from their ensemble).
+
+# %%
+show("aggregation")
+
+# %%
+compare("aggregation", "attention", "mean")
+compare("aggregation", "attention", "none")
+compare("aggregation", "attention", "mean", "div_disagree")
+
+# %% [markdown]
+# What to notice: the paper's argument predicts the attention variant to keep the peers
+# more diverse than the uniform mean, which gives every peer the same target; check
+# whether these seeds agree, and whether the accuracy follows. `att_diag` exists only for
+# the attention variant: the weight a peer gives its own logits (1/m = 0.33: uniform).
+#
+# ## 6. Second level: the group leader
+#
+# With `second_level=False` the leader learns from the labels only; the peers still
+# distil among themselves. The difference is what the second level (the leader learning
+# from the peer ensemble, L_dis2) adds to the deployed network.
+
+# %%
+show("leader")
+
+# %%
+compare("leader", "on", "off")
+compare("leader", "on", "off", "final_top1_ens")
+
+# %% [markdown]
+# What to notice: L_dis2 trains the leader towards the peers' ensemble; with nothing
+# detached it also sends gradient into the peers (their mean is the target), and in the
+# branch layout through the shared trunk. Compare how far the leader column moves with how
+# far the ensemble column moves. In a short run the ramp-up w(e) (notebook 04) keeps
+# distillation weak for the first epochs, which shrinks every effect of this section.
+#
+# ## 7. Number of peers
+#
+# `branches` = m + 1. More peers give a larger ensemble to learn from, at the cost of
+# one branch of compute each.
+
+# %%
+show("peers")
+
+# %%
+compare("peers", "m=5", "m=2")
+compare("peers", "m=5", "m=2", "final_top1_ens")
+
+# %% [markdown]
+# What to notice: does the ensemble gain more from extra peers than the leader does?
+# `att_diag` starts near 1/m, so it is smaller for larger m by construction: compare it
+# with 1/m, not across rows.
+#
+# ## 8. Temperature
+#
+# T softens every distillation target (notebook 01). T = 1 distils the raw probabilities;
+# larger T passes on more of the "dark knowledge" in the small probabilities.
+
+# %%
+show("temperature")
+
+# %%
+compare("temperature", "T=3", "T=1")
+compare("temperature", "T=5", "T=3")
+
+# %% [markdown]
+# What to notice: the loss is multiplied by T² so that its gradient keeps the same scale
+# (notebook 01); the effect of T is then on the *shape* of the targets. Look for a broad
+# optimum rather than a sharp one, and check whether neighbouring temperatures differ by
+# more than their standard errors.
+#
+# ## 9. Stop-gradient at the targets
+#
+# The released code detaches nothing: the gradient of each peer's distillation loss flows
+# into its target, hence into the other peers and into W_q and W_k, the attention's only
+# source of gradient. `detach=True` stops it there: W_q and W_k then keep their initial
+# values, and the attention weights move only because the features they read change
+# (notebook 03, section 4).
+
+# %%
+show("detach")
+
+# %%
+compare("detach", "no-detach", "detach")
+compare("detach", "no-detach", "detach", "att_diag")
+
+# %% [markdown]
+# ## 10. Branch-based or network-based
+#
+# **branch**: one network whose low-level layers (the trunk) are shared by the 4 branches.
+# **network**: 4 independent ResNets, sharing nothing but the attention projections:
+# more parameters and compute, and peers that can differ from the first layer on.
+
+# %%
+show("layout")
+
+# %%
+compare("layout", "network", "branch")
+compare("layout", "network", "branch", "div_disagree")
+
+# %% [markdown]
+# ## 11. The attention over the epochs
+#
+# The mean diagonal of the attention matrix, per epoch, for every OKDDip variant that has
+# one (panels: suites). A peer can lower its own distillation loss by attending to itself
+# (α_aa → 1): its target then becomes its own logits. The dotted line is 1/m, uniform
+# weights.
+
+# %%
+try:
+    fig = report.attention_figure(histories) if histories is not None else None
+except ValueError as err:  # no OKDDip run with an attention matrix in these results
+    fig = None
+    print(err)
+fig
+
+# %% [markdown]
+# What to notice: whether the diagonal drifts up from 1/m over training (peers copying
+# themselves), and whether `detach` (section 9) flattens that drift.
+#
+# ## 12. The published numbers, and why ours are not comparable
+#
+# `report.published_for(dataset, arch)` returns the published numbers of a setting from
+# `assets/published/published.csv` (every row has a source). For the setting of the
+# results above there are none:
+
+# %%
+for r in results[["dataset", "arch", "epochs"]].drop_duplicates().itertuples():
+    try:
+        pub = report.published_for(r.dataset, r.arch)
+    except FileNotFoundError as err:  # the package installed without the repository
+        print(err)
+        break
+    if pub.empty:
+        print(report.no_published_reason(r.dataset, r.arch, r.epochs))
+    else:
+        display(pub[["method", "role", "metric", "value", "std", "top1_acc", "source"]])
+
+# %% [markdown]
+# The committed runs train ResNet-8 (width 16) on 4,085 CIFAR-10 training images of the
+# `cifar10-5k` subset for 12 epochs with a cosine schedule, on a CPU, in a few minutes
+# each. The paper trains ResNet-32 on the 50,000 CIFAR-100 training images for 300 epochs.
+# What the full run gives, from the sources listed in `assets/published/README.md`:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+try:
+    paper = report.published_for("cifar100", "resnet32")
+except FileNotFoundError as err:  # the package installed without the repository
+    print(err)
+else:
+    cols = ["method", "role", "metric", "value", "std", "top1_acc", "source"]
+    print(paper[cols].to_string(index=False, na_rep="", max_colwidth=48))
+    low, high = report.published_band("cifar100", "resnet32", "okddip", "leader")
+    print(f"\nOKDDip leader, CIFAR-100, ResNet-32: {low:.2f} % to {high:.2f} % top-1")
+
+# %% [markdown]
+# How to read this against our tables:
+#
+# - the **band** for the OKDDip leader on CIFAR-100 / ResNet-32 is about 73.3 % to 74.7 %
+#   top-1 (the paper's Table 2: 25.65 ± 0.15 % error, i.e. 74.35 %; reproductions of the
+#   released code 26.0 ± 0.3 % error over 8 runs; the PCL paper's re-run 73.25 ± 0.38 %);
+# - the released code reports the **best** test epoch, so these are best-epoch numbers;
+#   the other sources do not say. A final-epoch number would be a little lower;
+# - the MCL-OKD rows use a cosine schedule with restarts, not the paper's step schedule,
+#   and give no standard deviation: they rank the methods of one codebase, not the paper's;
+# - the paper's ablation tables could not be checked, so no published number sits beside
+#   the ablation suites: their rows are compared with each other only.
+#
+# Our absolute accuracies (10 classes, a few thousand images, 12 epochs) say nothing about
+# these numbers, and a ranking at our scale need not hold at theirs. What transfers is the
+# method of comparison: same seeds, same schedule, one change at a time, mean ± std, best
+# and final epoch kept apart.
+#
+# ## 13. Browse the suites
+#
+# The dropdown redraws the bar chart of a suite with `report.suite_figure` (the same
+# function the sections above use).
+
+# %%
+present = [s for s in experiments.SUITES if s in set(results["suite"])]
+widgets.interact(lambda suite: report.suite_figure(results, suite),
+                 suite=widgets.Dropdown(options=present, value=present[0], description="suite"));
+
+# %% [markdown]
+# ## Try it
+#
+# - Set `RUN_SUITE = True` and `SUITE = "temperature"` in section 2 to train that suite
+#   yourself (quick profile: 5 variants, a few minutes each), then point `RESULTS_DIR` at
+#   `runs/suites-notebook` and rerun the notebook on your own results.
+# - Add seeds to a suite (`SEEDS = 3`): finished runs are skipped, only the new seeds
+#   train. Watch the standard errors of section 4 shrink, roughly as 1/√seeds.
+# - On a GPU, `okddip-edu ablate methods --preset paper --seeds 3` trains the paper's
+#   setting (CIFAR-100, ResNet-32, 300 epochs; hours per run): then the published band of
+#   section 12 is a fair comparison for the `okddip` row.
+# - Run `okddip-edu report assets/results --out /tmp/report` in a terminal: the same
+#   tables and figures as a markdown file.
