@@ -110,9 +110,19 @@ def expand(suite: str, preset_name: str = "quick", seeds: int | None = None,
     return jobs
 
 
-def status(job: Job) -> str:
+def recorded_runs(out: str | Path) -> set[str]:
+    """Runs already in ``out/results.csv`` (a results table carried from another machine)."""
+    path = Path(out) / "results.csv"
+    if not path.exists():
+        return set()
+    return set(pd.read_csv(path, usecols=["run"])["run"])
+
+
+def status(job: Job, recorded: set[str] = frozenset()) -> str:
     if (job.run_dir / "final.json").exists():
         return "done"
+    if job.run_dir.name in recorded:
+        return "recorded"  # finished elsewhere; its row is kept in results.csv
     if (job.run_dir / "checkpoint.pt").exists():
         return "partial"
     return "missing"
@@ -166,7 +176,8 @@ def run_suite(jobs: list[Job], out: str | Path, *, progress: bool = True,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     splits_cache: dict[tuple, data.Splits] = {}
-    todo = [j for j in jobs if status(j) != "done"]
+    recorded = recorded_runs(out)
+    todo = [j for j in jobs if status(j, recorded) not in ("done", "recorded")]
     unique = {j.run_dir: j for j in todo}
     log(f"{len(jobs)} runs in the grid, {len(jobs) - len(todo)} finished, "
         f"{len(unique)} to run")
@@ -228,11 +239,42 @@ def write_tables(jobs: list[Job], out: str | Path) -> pd.DataFrame:
         h.insert(0, "suite", j.suite)
         h.insert(1, "variant", j.variant)
         h.insert(2, "seed", j.seed)
+        h["run"] = j.run_dir.name
         hist.append(h)
+    # A run finished elsewhere (only its rows were carried over) may be shared with a
+    # suite that has no row for it yet: copy its rows under that suite's name.
+    extra_rows, extra_hist = _rows_of_recorded(jobs, out)
+    new = pd.concat([new, extra_rows], ignore_index=True)
+    hist += extra_hist
     results = _merge(out / "results.csv", new)
     _merge(out / "histories.csv", pd.concat(hist, ignore_index=True) if hist else pd.DataFrame(),
            extra_key=("epoch",))
     return results
+
+
+def _rows_of_recorded(jobs: list[Job], out: Path) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    res_path, hist_path = out / "results.csv", out / "histories.csv"
+    if not res_path.exists():
+        return pd.DataFrame(), []
+    results = pd.read_csv(res_path)
+    histories = pd.read_csv(hist_path) if hist_path.exists() else pd.DataFrame()
+    have = set(zip(results["suite"], results["variant"], results["seed"]))
+    rows, hist = [], []
+    for j in jobs:
+        if (j.suite, j.variant, j.seed) in have or status(j) == "done":
+            continue
+        src = results[results["run"] == j.run_dir.name]
+        if src.empty:
+            continue
+        row = src.iloc[[0]].assign(suite=j.suite, variant=j.variant, seed=j.seed)
+        rows.append(row)
+        if "run" in histories:
+            h = histories[histories["run"] == j.run_dir.name]
+            first = h[["suite", "variant", "seed"]].drop_duplicates().head(1)
+            h = h.merge(first, on=["suite", "variant", "seed"])
+            hist.append(h.assign(suite=j.suite, variant=j.variant, seed=j.seed))
+        have.add((j.suite, j.variant, j.seed))
+    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), hist
 
 
 def _merge(path: Path, new: pd.DataFrame, extra_key: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -277,9 +319,13 @@ def cmd_ablate(args) -> int:
     for name in names:
         jobs += expand(name, args.preset, args.seeds, args.out, dataset=args.dataset,
                        arch=args.arch, epochs=args.epochs, npz=args.npz, device=args.device)
+    # Seed-major: every suite gets its first seed before any gets its second, so a grid
+    # stopped early still covers every suite.
+    jobs.sort(key=lambda j: j.seed)
     if args.dry_run:
+        recorded = recorded_runs(args.out)
         for j in jobs:
-            print(f"{status(j):8s} {j.suite}/{j.variant} seed {j.seed}  {j.run_dir}")
+            print(f"{status(j, recorded):8s} {j.suite}/{j.variant} seed {j.seed}  {j.run_dir}")
         return 0
     t0 = time.perf_counter()
     results = run_suite(jobs, args.out, progress=not args.quiet)
