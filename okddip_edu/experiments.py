@@ -121,10 +121,10 @@ def recorded_runs(out: str | Path) -> set[str]:
 def status(job: Job, recorded: set[str] = frozenset()) -> str:
     if (job.run_dir / "final.json").exists():
         return "done"
-    if job.run_dir.name in recorded:
-        return "recorded"  # finished elsewhere; its row is kept in results.csv
     if (job.run_dir / "checkpoint.pt").exists():
         return "partial"
+    if job.run_dir.name in recorded:
+        return "recorded"  # finished elsewhere; its row is kept in results.csv
     return "missing"
 
 

@@ -214,3 +214,29 @@ def test_ablate_unknown_suite_is_one_line_error(capsys, tmp_path):
 
 def test_every_suite_is_listed():
     assert list(experiments.iter_suites()) == list(SUITES)
+
+
+def test_carried_results_count_as_done_and_fill_suites_that_share_a_run(suite_dir, tmp_path,
+                                                                        monkeypatch):
+    """Only results.csv and histories.csv travel (no run directories): nothing is retrained,
+    and a suite sharing a recorded run gets its rows under its own name."""
+    import shutil
+
+    src, jobs, _, _ = suite_dir
+    for name in ("results.csv", "histories.csv"):
+        shutil.copy(src / name, tmp_path / name)
+    spy = FitSpy()
+    monkeypatch.setattr(engine, "fit", spy)
+    # The detach suite's default variant is the leader suite's "on" run (same config).
+    detach = expand("detach", "smoke", seeds=1, out=tmp_path, dataset="synthetic", epochs=2)
+    shared = [j for j in detach if j.variant == "no-detach"][0]
+    assert status(shared, experiments.recorded_runs(tmp_path)) == "recorded"
+    experiments.write_tables(detach, tmp_path)
+    results = pd.read_csv(tmp_path / "results.csv")
+    row = results[(results.suite == "detach") & (results.variant == "no-detach")]
+    on = results[(results.suite == "leader") & (results.variant == "on")]
+    assert len(row) == 1 and row["run"].item() == on["run"].item()
+    assert row["final_top1_leader"].item() == on["final_top1_leader"].item()
+    hist = pd.read_csv(tmp_path / "histories.csv")
+    assert (hist.suite == "detach").sum() == 2  # its 2 epochs, copied
+    assert spy.calls == []
