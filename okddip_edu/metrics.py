@@ -20,7 +20,9 @@ Diversity of the m peers, with p_a = softmax(z_a) at T = 1, averaged over sample
 
 Aggregation weights: for an attention matrix (B, m, m) the mean matrix ``att_a{i}_b{j}``, its
 mean diagonal ``att_diag`` (peers copying themselves) and mean row entropy ``att_entropy``;
-for a gate (B, n) the mean weight ``gate_{i}`` and its entropy.
+for a gate (B, n) the mean weight ``gate_{i}`` and its entropy. DML and CL-ILR log their fixed
+mean-of-the-others matrix the same way (n x n, diagonal 0), so their ``att_*`` columns are
+constant by construction; only OKDDip's attention is learned.
 """
 
 from __future__ import annotations

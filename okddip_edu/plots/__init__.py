@@ -6,5 +6,8 @@ figure; nothing here trains or reads files, so each is tested in pytest by check
 figure's data. Widgets (:mod:`okddip_edu.widgets`) only wire controls to these builders.
 
 Modules: ``curves`` (training and diversity curves, live plots), ``softmax`` (temperature),
-``attention`` (attention weights and targets), ``diversity`` (diversity across methods).
+``attention`` (attention weights and targets, diversity measures over epochs).
 """
+
+from . import attention, softmax  # noqa: E402,F401
+from . import curves  # noqa: E402,F401

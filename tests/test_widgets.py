@@ -1,0 +1,142 @@
+"""Widget logic without a browser: set a control's ``.value``, check the figure it builds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from okddip_edu import widgets as W
+from okddip_edu.aggregation import Attention
+
+C, K, N = 10, 4, 32
+
+
+def logits(shape, seed):
+    return 2.5 * torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.fixture
+def explorer() -> W.TemperatureExplorer:
+    return W.TemperatureExplorer(logits((K, C), 0), logits((K, C), 1), logits((N, C), 2),
+                                 logits((N, C), 3), classes=[f"c{i}" for i in range(C)],
+                                 titles=[f"img {i}" for i in range(K)])
+
+
+def test_temperature_slider_range_and_default(explorer):
+    s = explorer.temperature
+    assert (s.min, s.max, s.value) == (0.5, 10.0, 3.0)
+    assert explorer.state == {"temperature T": 3.0}
+    # the loss curves are computed on the slider's grid: every slider position is a point
+    assert explorer.sweep["T"].iloc[0] == 0.5 and explorer.sweep["T"].iloc[-1] == 10.0
+
+
+def test_temperature_explorer_redraws_softmax_of_logits_over_t(explorer):
+    for T in (0.5, 3.0, 7.25):
+        explorer.temperature.value = T
+        fig = explorer.figure()
+        assert len(fig.data) == 2 * K + 7  # K teacher + K student bars, 2 x 2 curves + CE + 2
+        for i in range(K):
+            np.testing.assert_allclose(fig.data[i].y, torch.softmax(
+                explorer.teacher[i].double() / T, -1).numpy(), rtol=1e-6)
+            np.testing.assert_allclose(fig.data[K + i].y, torch.softmax(
+                explorer.student[i].double() / T, -1).numpy(), rtol=1e-6)
+        marker = fig.data[-2]
+        assert marker.x == (T,)
+        row = explorer.sweep[np.isclose(explorer.sweep["T"], T)].iloc[0]
+        assert marker.y[0] == pytest.approx(row["kl_t2"])
+        assert f"T = {T:g}" in fig.layout.title.text
+
+
+def test_figure_app_redraws_only_once_shown(explorer, monkeypatch):
+    calls = []
+    monkeypatch.setattr(explorer, "redraw", lambda: calls.append(explorer.temperature.value))
+    explorer.temperature.value = 4.0
+    assert calls == []  # not displayed yet: nothing drawn
+    explorer._shown = True
+    explorer.temperature.value = 5.0
+    assert calls == [5.0]
+
+
+@pytest.fixture
+def playground() -> W.AggregationPlayground:
+    torch.manual_seed(0)
+    att = Attention(16, 8)
+    h = torch.randn(5, 3, 16)  # (N, m, d)
+    z = logits((5, 3, C), 4)  # (N, m, C)
+    with torch.no_grad():
+        targets, weights = att(h, z)
+    return W.AggregationPlayground(weights, z, targets, labels=torch.tensor([0, 1, 2, 3, 4]),
+                                   classes=[f"c{i}" for i in range(C)], temperature=3.0)
+
+
+def test_playground_heatmap_is_the_chosen_samples_weights(playground):
+    s = playground.sample
+    assert (s.min, s.max, s.value) == (0, 4, 0)
+    for i in (0, 3):
+        s.value = i
+        fig = playground.figure()
+        assert len(fig.data) == 1 + 2 * 3
+        np.testing.assert_allclose(np.array(fig.data[0].z), playground.weights[i].numpy(),
+                                   rtol=1e-6)
+        np.testing.assert_allclose(fig.data[2].y, torch.softmax(
+            playground.targets[i, 0].double() / 3, -1).numpy(), rtol=1e-5)
+        assert f"true class: c{i}" in fig.layout.title.text
+
+
+def test_playground_rejects_mismatched_inputs():
+    with pytest.raises(ValueError, match="same samples"):
+        W.AggregationPlayground(torch.ones(2, 3, 3) / 3, torch.zeros(3, 3, C),
+                                torch.zeros(2, 3, C))
+
+
+def fake_histories() -> pd.DataFrame:
+    rows = []
+    for v, base in (("independent", 0.6), ("dml", 0.3), ("okddip", 0.45), ("baseline", None)):
+        for seed in range(2):
+            for e in range(3):
+                r = {"suite": "methods", "variant": v, "seed": seed, "epoch": e}
+                for k in W.DIVERSITY_MEASURES:
+                    r[f"val_{k}"] = np.nan if base is None else base + 0.1 * e + 0.01 * seed
+                if v == "okddip":
+                    d = 0.4 + 0.2 * e
+                    for a in range(3):
+                        for b in range(3):
+                            r[f"val_att_a{a}_b{b}"] = d if a == b else (1 - d) / 2
+                    r["val_att_diag"] = d
+                rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def test_diversity_explorer_controls_and_figure():
+    h = fake_histories()
+    app = W.DiversityExplorer(h)
+    assert list(app.method.options) == ["independent", "dml", "okddip"]  # baseline: no data
+    assert list(app.measure.options) == list(W.DIVERSITY_MEASURES)
+    assert (app.epoch.min, app.epoch.max, app.epoch.value) == (0, 2, 2)
+    app.measure.value = "div_js"
+    app.epoch.value = 1
+    app.method.value = "dml"
+    fig = app.figure()
+    assert len(fig.data) == 3 * 2 + 1
+    bar = fig.data[-1]
+    want = h[h["epoch"] == 1].groupby("variant")["val_div_js"].mean()
+    np.testing.assert_allclose(bar.y, [want[m] for m in ["independent", "dml", "okddip"]])
+    assert "div_js" in fig.layout.title.text
+    widths = {tr.name: tr.line.width for tr in fig.data
+              if tr.type == "scatter" and tr.mode == "lines+markers"}
+    assert widths["dml"] > widths["okddip"]
+
+
+def test_attention_over_epochs_widget_follows_the_slider():
+    h = fake_histories()
+    app = W.AttentionOverEpochs(h[h["variant"] == "okddip"])
+    assert (app.epoch.min, app.epoch.max) == (0, 2)
+    for e in (0, 2):
+        app.epoch.value = e
+        fig = app.figure()
+        z = np.array(fig.data[0].z)
+        assert z[0, 0] == pytest.approx(0.4 + 0.2 * e)
+        np.testing.assert_allclose(z.sum(axis=1), 1.0)
+        assert fig.data[-1].x == (e,)
