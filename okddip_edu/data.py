@@ -232,9 +232,10 @@ def apply_subset(splits: Splits, n: int | None) -> Splits:
 def random_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int = 4
                      ) -> torch.Tensor:
     """Per-sample random crop (zero padding) and horizontal flip of uint8 images (B, 3, H, W)."""
-    B, _, H, W = x.shape
+    B, C, H, W = x.shape
     dev = x.device
-    padded = torch.nn.functional.pad(x, (padding,) * 4)  # (B, 3, H+2p, W+2p)
+    Hp, Wp = H + 2 * padding, W + 2 * padding
+    padded = torch.nn.functional.pad(x, (padding,) * 4).reshape(B, C, Hp * Wp)  # (B, 3, Hp*Wp)
     oy = torch.randint(0, 2 * padding + 1, (B, 1), generator=generator, device=dev)
     ox = torch.randint(0, 2 * padding + 1, (B, 1), generator=generator, device=dev)
     flip = torch.rand(B, 1, generator=generator, device=dev) < 0.5
@@ -242,14 +243,20 @@ def random_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int =
     ar_w = torch.arange(W, device=dev)
     rows = oy + ar_h  # (B, H)
     cols = ox + torch.where(flip, W - 1 - ar_w, ar_w)  # (B, W)  flipped columns read backwards
-    out = padded.gather(2, rows[:, None, :, None].expand(B, 3, H, W + 2 * padding))
-    return out.gather(3, cols[:, None, None, :].expand(B, 3, H, W))  # (B, 3, H, W)
+    flat = (rows[:, :, None] * Wp + cols[:, None, :]).view(B, 1, H * W)  # (B, 1, H*W)
+    return padded.gather(2, flat.expand(B, C, H * W)).view(B, C, H, W)  # one gather
+
+
+def channel_stats(mean, std, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std as (1, 3, 1, 1) tensors on ``device``."""
+    m = torch.as_tensor(mean, device=device, dtype=torch.float32).view(1, 3, 1, 1)
+    s = torch.as_tensor(std, device=device, dtype=torch.float32).view(1, 3, 1, 1)
+    return m, s
 
 
 def normalize(x: torch.Tensor, mean, std, dtype=torch.float32) -> torch.Tensor:
-    """uint8 (B, 3, H, W) -> (x / 255 - mean) / std."""
-    m = torch.tensor(mean, device=x.device, dtype=torch.float32).view(1, 3, 1, 1)
-    s = torch.tensor(std, device=x.device, dtype=torch.float32).view(1, 3, 1, 1)
+    """uint8 (B, 3, H, W) -> (x / 255 - mean) / std. ``mean``/``std``: tuples or tensors."""
+    m, s = channel_stats(mean, std, x.device)
     return ((x.float() / 255.0 - m) / s).to(dtype)
 
 
@@ -267,7 +274,8 @@ class DeviceLoader:
         self.x = x.to(self.device)  # (N, 3, 32, 32) uint8, resident
         self.y = y.to(self.device)  # (N,)
         self.batch_size = batch_size
-        self.mean, self.std = mean, std
+        # built once: a per-batch host-to-device copy could stall the CUDA stream
+        self.mean, self.std = channel_stats(mean, std, self.device)
         self.train = train
         self.seed = seed
         self.drop_last = train if drop_last is None else drop_last
