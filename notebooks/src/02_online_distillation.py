@@ -1,0 +1,286 @@
+# %% [markdown]
+# # 02 · Online distillation: independent branches, DML, CL-ILR, ONE, and why peers become alike
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/okddip-edu/okddip_edu/blob/main/notebooks/02_online_distillation.ipynb)
+#
+# Classic knowledge distillation needs a large pre-trained teacher. **Online** distillation
+# drops it: a group of students trains together and the group itself is the teacher. This
+# notebook puts the methods OKDDip is compared with side by side, all on the same data, and
+# looks at what they do to the *diversity* of the peers.
+#
+# **What you will learn**
+# - the loss of each method, as a formula and as the named terms the library returns on
+#   a real batch: independent branches, DML, CL-ILR, ONE, and OKDDip for reference;
+# - how to compare methods over epochs, with the mean over seeds and a band;
+# - **homogenisation**: a shared target pulls the peers' predictions together, which is the
+#   problem OKDDip's attention is designed to soften;
+# - what a small run can show about this, and what it cannot.
+#
+# **Prerequisites**: notebook 00 (one OKDDip run) and 01 (soft targets, temperature, the KL
+# distillation loss).
+#
+# **Run time**
+#
+# | profile | what it does | time |
+# |---|---|---|
+# | full (GPU) | loads the committed results if present, else trains 5 methods on CIFAR-100, ResNet-32, 30 epochs each | about a minute with results, an hour or more without |
+# | quick (CPU) | loads the committed results (quick preset, 3 seeds) if present, else trains 5 methods for 6 epochs on 2,048 CIFAR-10 images | under a minute with results; QUICK_TIME measured without them, on 2 shared CPU cores |
+# | smoke (CI) | always trains 5 tiny runs (2 epochs, 256 images) | seconds |
+
+# %%
+# Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.
+try:
+    import okddip_edu
+except ImportError:  # pragma: no cover
+    %pip install -q "okddip-edu @ git+https://github.com/okddip-edu/okddip_edu"
+    import okddip_edu
+
+# %%
+from okddip_edu import course
+
+nb = course.setup(full_epochs=30)
+
+# %% [markdown]
+# ## 1. Five ways to train a group of peers
+#
+# Notation: n branches (here n = 4), logits z_i of branch i, labels y, temperature T = 3,
+# KL_T(teacher → student) = T² · KL(softmax(z_teacher/T) ‖ softmax(z_student/T)) averaged
+# over the batch, and the ramp-up weight w(e) that fades every distillation term in over
+# the first epochs (notebook 04). Every formula below is the docstring of the method's
+# module in `okddip_edu/methods/`.
+#
+# | method | layout | loss | named terms |
+# |---|---|---|---|
+# | **independent** | 4 branches on a shared trunk | L = Σ_i CE(z_i, y) | `ce` |
+# | **DML** (Zhang et al. 2018) | 4 separate networks | L = Σ_k [CE(z_k, y) + w(e) KL_T(z̄_{−k} → z_k)], with z̄_{−k} = (1/(n−1)) Σ_{j≠k} z_j the mean of the *other* peers' logits | `ce`, `kd` |
+# | **CL-ILR** (Song & Chai 2018) | 4 branches on a shared trunk | the same as DML, plus *backward rescaling*: the gradient reaching the trunk is divided by n | `ce`, `kd` |
+# | **ONE** (Lan et al. 2018) | 4 branches on a shared trunk | g = softmax(ReLU(BN(Linear(GAP(trunk))))), z_e = Σ_i g_i z_i; L = Σ_i CE(z_i, y) + CE(z_e, y) + w(e) Σ_i KL_T(z_e → z_i) | `ce`, `ce_teacher`, `kd` |
+# | **OKDDip** (Chen et al. 2020) | 3 peers + 1 leader on a shared trunk | t_a = Σ_b α_ab z_b (attention); L = Σ_i CE(z_i, y) + w(e) [Σ_a KL_T(t_a → z_a) + KL_T(mean_a z_a → z_leader)] | `ce`, `dis1`, `dis2` |
+#
+# Every method also returns `total`, the quantity minimised. The key difference is the
+# **target** each peer is pulled towards:
+#
+# - independent branches: no target, only the labels;
+# - DML and CL-ILR: the *same kind* of target for all, the plain average of the others;
+# - ONE: *one* target for all, the gated ensemble z_e;
+# - OKDDip: a *different* target per peer, mixed with that peer's own attention weights.
+#
+# The table below is what the library knows about each method's roles (a deterministic
+# check: it is the same on every machine).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import torch
+
+from okddip_edu import aggregation, methods
+from okddip_edu.config import DEFAULT_LAYOUT
+
+METHODS = ["independent", "dml", "cl-ilr", "one", "okddip"]
+for name in METHODS:
+    m = methods.build(name, num_classes=10, branches=4, feature_dim=64, trunk_dim=16)
+    print(f"{name:<12} layout={DEFAULT_LAYOUT[name]:<8} leader={str(m.leader):<5} "
+          f"peers={m.peers}  trunk gradient x{m.trunk_grad_scale(4):.2f}  "
+          f"own parameters={sum(p.numel() for p in m.parameters())}")
+_, mean_of_others = aggregation.UniformMean(exclude_self=True)(None, torch.zeros(1, 4, 10))
+print("DML / CL-ILR target weights (row k: how branch k's target mixes the 4 branches):")
+print(mean_of_others[0].numpy().round(3))
+
+# %% [markdown]
+# **What to notice.** Methods without a leader (`leader=None`) deploy any one peer; the
+# library reports their mean single-branch accuracy as their "leader" so every method has
+# one comparable number. CL-ILR differs from DML only by the layout and the trunk gradient
+# scale 1/4. ONE owns a small gate (Linear 16 → 4 plus BatchNorm), OKDDip the attention
+# projections W_q, W_k (2 × 64 × 8). DML's target for branch k gives weight 1/3 to each
+# *other* branch and 0 to itself.
+
+# %% [markdown]
+# ## 2. The loss terms on one real batch
+#
+# Each method maps the group's output (features (B, n, d), logits (B, n, C)) to a dict of
+# named loss terms. Here is every method on the same real batch of training images, with
+# freshly initialised networks, at an epoch where the ramp-up has ended (w = 1).
+
+# %%
+import pandas as pd
+import torch
+
+from okddip_edu import data
+from okddip_edu.factory import build
+
+base = nb.config(method="okddip")
+splits = data.load(base)
+loader = data.DeviceLoader(splits.train_x, splits.train_y, base.batch_size, splits.mean,
+                           splits.std, device=nb.device, train=True, seed=nb.seed)
+x, y = next(iter(loader))
+print(f"one batch: x {tuple(x.shape)}, y {tuple(y.shape)}, {splits.num_classes} classes")
+
+rows = {}
+for name in METHODS:
+    cfg = nb.config(method=name)
+    torch.manual_seed(nb.seed)
+    model, method = build(cfg, splits.num_classes)
+    model.to(nb.device)
+    method.to(nb.device)
+    with torch.no_grad():
+        terms = method(model(x), y, epoch=cfg.rampup)
+    rows[name] = {k: round(v.item(), 4) for k, v in terms.items()}
+table = pd.DataFrame(rows).T[["ce", "ce_teacher", "kd", "dis1", "dis2", "total"]]
+print(f"loss terms at epoch {base.rampup} (w = 1), untrained networks, T = {base.temperature}"
+      " ('-': the method has no such term)")
+print(table.to_string(na_rep="-"))
+
+# %% [markdown]
+# **What to notice.**
+# - `ce` is a **sum** over the four branches: untrained branches predict roughly uniformly,
+#   so each contributes about ln C and `ce` is about 4 ln C (4 ln 10 ≈ 9.2 on CIFAR-10).
+# - The distillation terms are small at initialisation, because untrained peers already
+#   agree on "nearly uniform". They matter once peers become confident.
+# - ONE has one more cross-entropy: the gated teacher z_e is itself trained on the labels.
+# - OKDDip splits distillation into two levels: `dis1` (each peer from its own attention
+#   target) and `dis2` (the leader from the peer ensemble).
+# - `total = ce (+ ce_teacher) + w · (distillation terms)`; here w = 1.
+# - Independent, CL-ILR, ONE and OKDDip show the same `ce`: the same seed builds the same
+#   trunk and branches for all four. DML's four separate networks are different weights.
+
+# %% [markdown]
+# ## 3. Training them: load the results if they exist, else train
+#
+# Comparing methods needs several seeds and full-length runs. The course ships the
+# results of the experiment suite `methods` (run with `okddip-edu ablate methods`) in
+# `assets/results/histories.csv`: one row per method, seed and epoch. This cell loads them
+# when they are there. Otherwise (on Colab without the repository, or in the smoke profile,
+# which always trains so that the tests exercise the code) it trains every method once on
+# the same data with `fit`, smaller than the suite.
+
+# %%
+from pathlib import Path
+
+from okddip_edu.engine import fit
+from okddip_edu.experiments import run_key
+
+CANDIDATES = [Path(okddip_edu.__file__).resolve().parents[1] / "assets" / "results",
+              Path("..") / "assets" / "results"]
+found = next((p for p in CANDIDATES if (p / "histories.csv").is_file()), None)
+
+if found is not None and nb.profile != "smoke":
+    histories = pd.read_csv(found / "histories.csv")
+    histories = histories[histories["suite"] == "methods"]
+    results = pd.read_csv(found / "results.csv")
+    results = results[results["suite"] == "methods"]
+    source = (f"loaded from {found}: {results['dataset'].iloc[0]}, {results['arch'].iloc[0]}, "
+              f"{int(results['epochs'].iloc[0])} epochs, seeds "
+              f"{sorted(histories['seed'].unique().tolist())}")
+else:
+    # Smaller than the suite: 1 seed; in the quick profile also 6 epochs on 2,048 images.
+    epochs = nb.pick(full=nb.full_epochs, quick=6, smoke=2)
+    subset = nb.pick(full=None, quick=2048, smoke=None)  # None: the profile's own
+    runs = []
+    for name in METHODS:
+        cfg = nb.config(method=name, epochs=epochs, rampup=max(1, epochs // 3),
+                        train_subset=subset)
+        print(f"training {name} ({run_key(cfg)})")
+        h = fit(cfg).history  # loads cfg's data (fit(cfg, splits=...) would ignore train_subset)
+        runs.append(h.assign(suite="methods", variant=name, seed=cfg.seed))
+    histories = pd.concat(runs, ignore_index=True)
+    source = (f"trained here: {cfg.dataset} ({cfg.train_subset or len(splits.train_y)} "
+              f"training images), {cfg.arch}, {epochs} epochs, ramp-up {cfg.rampup}, "
+              f"seed {cfg.seed}")
+print(source)
+print("methods:", histories["variant"].unique().tolist())
+
+# %% [markdown]
+# ## 4. Homogenisation: do the peers become alike?
+#
+# Two measures of how different the peers' predictions are on the validation images
+# (:mod:`okddip_edu.metrics`; p_a = softmax(z_a) at T = 1, averaged over images and over the
+# pairs of peers):
+#
+# - `val_div_l2`: the mean Euclidean distance ‖p_a − p_b‖₂ between two peers' probability
+#   vectors (the released OKDDip code's statistic);
+# - `val_div_disagree`: the fraction of peer pairs whose top-1 predictions differ.
+#
+# For OKDDip the peers are the three auxiliary branches (the leader is not a peer); for the
+# other methods, all four branches. The single-network baseline has no peers and no
+# diversity. Lines are the mean over seeds, bands ± one standard deviation when there are
+# several seeds.
+
+# %%
+from okddip_edu.plots.curves import metric_curves
+
+peers = histories[histories["variant"].isin(METHODS)]
+metric_curves(peers, "val_div_l2").show()
+
+# %%
+metric_curves(peers, "val_div_disagree").show()
+
+# %% [markdown]
+# **What to notice.**
+# - Diversity **falls for every method** as training goes on. Part of that is not
+#   homogenisation at all: two peers can only disagree on an image that at least one of
+#   them gets wrong, so more accurate peers disagree less. Compare methods at the same
+#   epoch, not the same method across epochs.
+# - **Independent branches** have no term pulling them together: they are the reference
+#   for how diverse peers stay from different initialisations alone (they share the trunk,
+#   so they are not fully independent either).
+# - **DML, CL-ILR and ONE** add a term that pulls every peer towards (nearly) the same
+#   target, so their peers' predictions move together once the ramp-up lets the
+#   distillation in: their curves drop below the independent branches'. ONE, with a single
+#   teacher for all, is the extreme case.
+# - **OKDDip** gives each peer its own attention-weighted target; the paper's claim is that
+#   its peers stay more diverse than those of DML, CL-ILR and ONE, and that the leader,
+#   learning from this more diverse group, generalises better.
+#
+# Read the gaps against the bands: where the bands of two methods overlap, this run cannot
+# tell them apart.
+
+# %% [markdown]
+# ## 5. Accuracy: the ensemble, the single peer and the ensemble gain
+#
+# Diversity is only useful if it makes the group's average better than its members. The
+# **ensemble gain** `val_ens_gain` is the ensemble's top-1 minus the mean top-1 of the peers.
+
+# %%
+metric_curves(peers, "val_top1_ens").show()
+
+# %%
+last = histories["epoch"].max()
+final = histories[histories["epoch"] == last]
+seeds = final["seed"].nunique()
+summary = final.groupby("variant", sort=False)[
+    ["val_top1_leader", "val_top1_peer_mean", "val_top1_ens", "val_ens_gain",
+     "val_div_l2", "val_div_disagree"]].agg(["mean", "std"] if seeds > 1 else "mean").round(3)
+print(f"final epoch ({int(last)}), {'mean and std over' if seeds > 1 else 'one run,'} "
+      f"{seeds} seed{'s' * (seeds > 1)}. 'leader' = OKDDip's leader, the single network of "
+      "the baseline, the mean single branch of the others")
+summary
+
+# %% [markdown]
+# **What to notice.**
+# - The **ensemble gain** is larger when peers are more diverse: averaging copies of the
+#   same prediction gains nothing. Check whether the ordering of `val_ens_gain` follows the
+#   ordering of `val_div_l2`.
+# - Distillation usually raises the **single-peer** accuracy over independent branches
+#   (each peer learns from a teacher better than itself) while lowering the ensemble gain:
+#   the trade-off OKDDip tries to escape by keeping diversity.
+# - OKDDip's "leader" column is one specific branch, not a mean over branches.
+#
+# **What a small run cannot show.** These runs are tiny next to the paper's (4,085 CIFAR-10
+# images and a dozen epochs or fewer here, versus 50,000 CIFAR-100 images and 300 epochs
+# there). Differences of a point or two in accuracy are within the seed-to-seed spread, and
+# with few epochs after the ramp-up the distillation has little time to homogenise the
+# peers. What you can trust here: the direction of the diversity curves within a run, and
+# the mechanics of each loss. What you cannot: which method wins on CIFAR-100. Published
+# numbers for ResNet-32 on CIFAR-100 (top-1 error, one cosine-schedule re-implementation,
+# winycg/MCL-OKD, best vs final epoch not stated; ensemble in brackets): baseline 28.91,
+# DML 24.92 (22.97), CL-ILR 25.40 (24.03), ONE 25.74 (24.03), OKDDip 25.76 (23.73); the
+# OKDDip paper reports 25.65 ± 0.15 for its leader. All methods sit within about a point of
+# each other there, which is why notebook 06 runs several seeds before comparing.
+
+# %% [markdown]
+# **Try it**
+# - Train `nb.config(method="dml", dml_target="pairwise-kl")` (DML's original average of
+#   pairwise KLs) and compare its diversity with the mean-of-logits target.
+# - Train ONE with `detach=True` (ONE's own code stops the gradient at its teacher) and see
+#   whether its peers stay more diverse.
+# - Raise the temperature (`temperature=5.0`): softer targets carry more of the "dark
+#   knowledge" about wrong classes; does that change the disagreement?
