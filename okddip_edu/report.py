@@ -474,7 +474,7 @@ def write_report(directory: str | Path, out: str | Path | None = None) -> Path:
     out = Path(out) if out is not None else Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     table = summary_table(results)
-    lines = [f"# Results of {Path(directory).name or directory}", "",
+    lines = ["# Comparison and ablation results", "",
              f"{len(results)} finished runs ({results['suite'].nunique()} suites). Every cell: "
              "mean ± sample standard deviation over seeds (no ± with one seed). "
              "**Best epoch**: the epoch with the highest validation top-1 of the leader, picked "
