@@ -233,18 +233,8 @@ def build_model(cfg: Config, device: torch.device, seed: int, channels_last: boo
 
 
 def amp_train_step(model, method, optimizer, x, y, epoch: int, amp: bool = True):
-    """:func:`engine.train_step` with bf16 autocast on any device, the CPU included.
-
-    (``engine.autocast`` enables autocast on CUDA only, and an inner disabled autocast
-    overrides an outer one, so the CPU variant cannot just wrap ``engine.train_step``.)
-    """
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
-        output = model(x)
-        terms = method(output, y, epoch, x=x)
-    optimizer.zero_grad(set_to_none=True)
-    terms["total"].backward()
-    optimizer.step()
-    return output, terms
+    """:func:`engine.train_step` with bf16 autocast on any device, the CPU included."""
+    return engine.train_step(model, method, optimizer, x, y, epoch, amp, cpu_amp=True)
 
 
 def ours_step(model, method, optimizer, epoch: int, amp: bool) -> StepFn:

@@ -85,18 +85,21 @@ def make_optimizer(model: nn.Module, method: nn.Module, cfg: Config) -> torch.op
                            weight_decay=cfg.weight_decay)
 
 
-def autocast(device: torch.device, enabled: bool):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and
-                          device.type == "cuda")
+def autocast(device: torch.device, enabled: bool, cpu: bool = False):
+    """bf16 autocast on CUDA when ``enabled``; on the CPU too only when ``cpu`` is set
+    (it changes CPU numerics, so the engine leaves it off there)."""
+    on = enabled and (device.type == "cuda" or (cpu and device.type == "cpu"))
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
 
 
 def train_step(model: nn.Module, method: Method, optimizer: torch.optim.Optimizer,
-               x: torch.Tensor, y: torch.Tensor, epoch: int, amp: bool = True):
+               x: torch.Tensor, y: torch.Tensor, epoch: int, amp: bool = True,
+               cpu_amp: bool = False):
     """One SGD step on a batch: forward, named loss terms, backward, update.
 
     Returns the model output and the loss terms (tensors; no host synchronisation).
     """
-    with autocast(x.device, amp):
+    with autocast(x.device, amp, cpu=cpu_amp):
         output = model(x)
         terms = method(output, y, epoch, x=x)
     optimizer.zero_grad(set_to_none=True)
