@@ -24,8 +24,8 @@
 #
 # | profile | where | what it trains | time |
 # |---|---|---|---|
-# | full | a GPU | CIFAR-100, ResNet-32, 20 epochs | a few minutes |
-# | quick | a laptop CPU | 4,085 CIFAR-10 images, ResNet-8, 12 epochs | 14 to 28 min measured on 2 CPU cores shared with other jobs; almost all of it is the training cell |
+# | full | a GPU | CIFAR-100, ResNet-32, 20 epochs | not measured yet (no GPU was available); `tools/paper_costs.py` estimates the FLOPs |
+# | quick | a laptop CPU | 4,085 CIFAR-10 images, ResNet-8, 12 epochs | the training alone: 5 min measured with one thread on a shared 2-core machine; the whole notebook took 28 min there while other heavy jobs ran |
 # | smoke | CI | 256 images, 2 epochs, tiny widths | seconds |
 
 # %% [markdown]

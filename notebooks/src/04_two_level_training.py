@@ -23,8 +23,8 @@
 #
 # | profile | the full run in section 7 | time |
 # |---|---|---|
-# | full (GPU) | CIFAR-100, ResNet-32, 60 epochs (the paper: 300), lr ×0.1 at epochs 30 and 45 | about 10-20 min, depending on the GPU |
-# | quick (CPU) | 4,085 CIFAR-10 images, ResNet-8, 12 epochs (the quick preset) | 14 min measured for the whole notebook on 2 CPU cores shared with other jobs |
+# | full (GPU) | CIFAR-100, ResNet-32, 60 epochs (the paper: 300), lr ×0.1 at epochs 30 and 45 | not measured yet (no GPU was available) |
+# | quick (CPU) | 4,085 CIFAR-10 images, ResNet-8, 12 epochs (the quick preset) | 14 min measured for the whole notebook on 2 CPU cores while other heavy jobs ran; the training alone is about 5 min on one thread |
 # | smoke (CI) | 256 images, 2 epochs, tiny widths | seconds |
 
 # %%
