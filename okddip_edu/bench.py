@@ -232,17 +232,11 @@ def build_model(cfg: Config, device: torch.device, seed: int, channels_last: boo
     return model, method
 
 
-def amp_train_step(model, method, optimizer, x, y, epoch: int, amp: bool = True):
-    """:func:`engine.train_step` with bf16 autocast on any device, the CPU included."""
-    return engine.train_step(model, method, optimizer, x, y, epoch, amp, cpu_amp=True)
-
-
 def ours_step(model, method, optimizer, epoch: int, amp: bool) -> StepFn:
-    """Our step: the engine's; on the CPU with ``amp``, the same under CPU autocast."""
+    """Our step: the engine's; with ``amp`` on the CPU, as the engine trains with ``cpu_amp``."""
     def step(x, y):
-        cpu_amp = amp and x.device.type != "cuda"
-        fn = amp_train_step if cpu_amp else engine.train_step
-        return fn(model, method, optimizer, x, y, epoch, amp)[1]["total"]
+        return engine.train_step(model, method, optimizer, x, y, epoch, amp,
+                                 cpu_amp=amp)[1]["total"]
     return step
 
 

@@ -144,7 +144,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         x, y, mean, std, name = splits.val_x, splits.val_y, splits.mean, splits.std, source
     loader = data.DeviceLoader(x, y, args.batch_size, mean, std, device=device, train=False)
     with torch.no_grad():
-        metrics = evaluate(model, method, loader, device, amp=cfg.amp)
+        metrics = evaluate(model, method, loader, device, amp=cfg.amp,
+                           cpu_amp=cfg.cpu_amp)
     metrics["images"] = len(y)
     path = Path(args.run_dir) / f"eval-{name}.json"
     path.write_text(json.dumps({"data": source, **metrics}, indent=2))

@@ -14,7 +14,7 @@ Each epoch:
 
 Reproducible: every epoch reseeds from (seed, epoch), so a run interrupted and resumed
 gives the same history as one that never stopped (on CPU). On CUDA: bf16 autocast and
-channels_last. A loss that becomes NaN or infinite stops the run with
+channels_last; on the CPU the same only when ``cpu_amp`` asks for it. A loss that becomes NaN or infinite stops the run with
 :class:`TrainingDiverged`; the last good checkpoint is kept.
 """
 
@@ -42,7 +42,7 @@ from .metrics import Evaluator
 
 # Config fields that may differ between a run and its resumption. ``epochs`` may grow (to
 # extend a finished run); with a cosine schedule that changes the lr of the epochs to come.
-RESUMABLE_CHANGES = {"device", "eval_batch_size", "amp", "channels_last", "epochs"}
+RESUMABLE_CHANGES = {"device", "eval_batch_size", "amp", "channels_last", "cpu_amp", "epochs"}
 
 
 class TrainingDiverged(RuntimeError):
@@ -110,13 +110,13 @@ def train_step(model: nn.Module, method: Method, optimizer: torch.optim.Optimize
 
 @torch.no_grad()
 def evaluate(model: nn.Module, method: Method, loader, device: torch.device,
-             amp: bool = False) -> dict[str, float]:
+             amp: bool = False, cpu_amp: bool = False) -> dict[str, float]:
     """Every validation metric of ``model`` + ``method`` over ``loader``."""
     model.eval()
     method.eval()
     ev = Evaluator(peers=method.peers, leader=method.leader)
     for x, y in loader:
-        with autocast(device, amp):
+        with autocast(device, amp, cpu=cpu_amp):
             out = model(x)
             weights = method.weights(out)
         ev.update(out.logits, y, weights)
@@ -167,7 +167,8 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
     model, method = build(cfg, splits.num_classes)
     model.to(device)
     method.to(device)
-    channels_last = use_cuda and cfg.channels_last
+    cpu_amp = cfg.cpu_amp and not use_cuda  # the opt-in bf16 path on the CPU
+    channels_last = cfg.channels_last and (use_cuda or cpu_amp)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, method, cfg)
@@ -211,7 +212,8 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         batches = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
                        disable=not progress)
         for step, (x, y) in enumerate(batches):
-            output, terms = train_step(model, method, optimizer, x, y, epoch, cfg.amp)
+            output, terms = train_step(model, method, optimizer, x, y, epoch, cfg.amp,
+                                         cpu_amp=cpu_amp)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0) + v.detach().float()
             head = method.leader if method.leader is not None else 0
@@ -229,7 +231,7 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
                 f"{train[bad[0]]}; {kept}. Lower the learning rate (lr={cfg.lr}) or the "
                 f"distillation weight (alpha={cfg.alpha}).")
         train["train_top1_head"] = 100.0 * correct.item() / max(seen, 1)
-        val = evaluate(model, method, val_loader, device, cfg.amp)
+        val = evaluate(model, method, val_loader, device, cfg.amp, cpu_amp)
         row = {"epoch": epoch, "lr": lr, "w": method.weight(epoch), **train,
                **{f"val_{k}": v for k, v in val.items()},
                "epoch_time": time.perf_counter() - t0}

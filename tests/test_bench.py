@@ -71,15 +71,6 @@ def test_bf16_autocast_on_cpu_stays_within_bf16_tolerance():
     assert not torch.equal(amp, plain)  # autocast did change the arithmetic
 
 
-def test_amp_step_without_autocast_is_the_engine_step():
-    batches = _two_batches()[:1]
-    a, _ = _train(lambda m, me, o, e: lambda x, y: bench.amp_train_step(
-        m, me, o, x, y, e, amp=False)[1]["total"], batches, fast=False)
-    b, _ = _train(lambda m, me, o, e: lambda x, y: engine.train_step(
-        m, me, o, x, y, e)[1]["total"], batches, fast=False)
-    assert torch.equal(a, b)
-
-
 def test_optimizer_kinds():
     cfg = bench.make_config(_settings())
     model, method = bench.build_model(cfg, torch.device("cpu"), seed=0)

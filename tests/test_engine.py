@@ -43,6 +43,10 @@ def without_time(history: pd.DataFrame) -> pd.DataFrame:
     return history.drop(columns="epoch_time")
 
 
+def first_conv(model: torch.nn.Module) -> torch.nn.Conv2d:
+    return next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+
+
 def same_weights(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -85,6 +89,31 @@ def test_same_seed_same_history_other_seed_differs(toy):
     c = fit(tiny(seed=6), splits=toy, progress=False)
     assert not without_time(a.history).equals(without_time(c.history))
     assert not same_weights(a.model.state_dict(), c.model.state_dict())
+
+
+def test_cpu_amp_is_opt_in_and_stays_close_to_fp32(toy, monkeypatch):
+    """Default CPU training is fp32 and contiguous; ``cpu_amp`` switches on bf16 autocast and
+    channels_last there, and the first epoch's loss stays within bf16 tolerance."""
+    seen = []
+    real = torch.autocast
+
+    def spy(device_type, dtype=None, enabled=True):
+        seen.append((device_type, dtype, enabled))
+        return real(device_type, dtype=dtype, enabled=enabled)
+
+    monkeypatch.setattr(torch, "autocast", spy)
+    fp32 = fit(tiny(epochs=1), splits=toy, progress=False)
+    assert seen and not any(on for _, _, on in seen)  # amp=True alone does nothing on CPU
+    assert first_conv(fp32.model).weight.is_contiguous()
+    seen.clear()
+    bf16 = fit(tiny(epochs=1, cpu_amp=True), splits=toy, progress=False)
+    assert ("cpu", torch.bfloat16, True) in seen  # training and evaluation both
+    w = first_conv(bf16.model).weight
+    assert w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+    a, b = fp32.history.iloc[0], bf16.history.iloc[0]
+    assert a["train_ce"] != b["train_ce"]  # the arithmetic did change
+    assert b["train_ce"] == pytest.approx(a["train_ce"], rel=5e-2)
+    assert math.isfinite(b["val_top1_leader"])
 
 
 def test_on_epoch_end_called_once_per_epoch_with_the_row(toy):
@@ -190,7 +219,7 @@ def test_resume_with_another_config_is_refused(toy, tmp_path):
 def test_resume_may_change_execution_fields(toy, tmp_path):
     out = tmp_path / "run"
     fit(tiny(epochs=1), out, splits=toy, progress=False)
-    result = fit(tiny(epochs=1, eval_batch_size=7, amp=False), out, resume=True, splits=toy,
+    result = fit(tiny(epochs=1, eval_batch_size=7, amp=False, cpu_amp=True), out, resume=True, splits=toy,
                  progress=False)
     assert len(result.history) == 1
 

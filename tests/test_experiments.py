@@ -6,6 +6,7 @@ The runner tests train the ``smoke`` preset on the ``synthetic`` dataset (second
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,6 +14,8 @@ import pytest
 from okddip_edu import cli, engine, experiments
 from okddip_edu.config import preset
 from okddip_edu.experiments import SUITES, expand, run_key, run_suite, status
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets" / "results"
 
 
 # grids --------------------------------------------------------------------------------
@@ -83,6 +86,16 @@ def test_run_key_is_stable_and_ignores_device_and_data_path():
     assert run_key(same) == key
     for change in (dict(seed=2), dict(temperature=2.0), dict(detach=True), dict(epochs=13)):
         assert run_key(cfg.replace(**change)) != key, change
+
+
+def test_run_keys_of_the_committed_results_do_not_move():
+    """A config field added later (cpu_amp) leaves existing run names alone at its default,
+    so recorded runs still count as done; set, it makes a new run."""
+    recorded = set(pd.read_csv(ASSETS / "results.csv")["run"])
+    for seed in (0, 1):
+        cfg = preset("quick", method="okddip", seed=seed)
+        assert run_key(cfg) in recorded
+        assert run_key(cfg.replace(cpu_amp=True)) != run_key(cfg)
 
 
 # the runner ---------------------------------------------------------------------------
