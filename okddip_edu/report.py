@@ -168,6 +168,71 @@ def describe_difference(d: dict[str, Any]) -> str:
     return f"{head}; standard error {d['se']:.{k}f}, {verdict} (a rough guide, not a test)."
 
 
+# The paper's claims, each as comparisons of two variants of one suite: (claim, suite, a,
+# b, column). "a beats b" is what the paper predicts; columns are results.csv columns, or
+# "<column> - <column>" for a within-run difference (the leader against its own peers).
+CLAIMS: list[tuple[str, str, str, str, str]] = [
+    ("attention gives more diverse peers than uniform averaging",
+     "aggregation", "attention", "mean", "div_l2"),
+    ("attention gives more diverse peers than uniform averaging",
+     "aggregation", "attention", "mean", "div_disagree"),
+    ("diverse peers give a better leader (attention vs mean)",
+     "aggregation", "attention", "mean", "final_top1_leader"),
+    ("the second level improves the leader over the peers",
+     "leader", "on", "on", "final_top1_leader - final_top1_peer_mean"),
+    ("the second level improves the leader over the peers",
+     "leader", "on", "off", "final_top1_leader"),
+    ("OKDDip beats DML", "methods", "okddip", "dml", "final_top1_leader"),
+    ("OKDDip beats CL-ILR", "methods", "okddip", "cl-ilr", "final_top1_leader"),
+    ("OKDDip beats ONE", "methods", "okddip", "one", "final_top1_leader"),
+]
+
+
+def paired_difference(results: pd.DataFrame, suite: str, variant: str, col_a: str,
+                      col_b: str) -> dict[str, Any]:
+    """``col_a - col_b`` within each run of one variant (for example the leader against the
+    mean peer of the same run), averaged over seeds; standard error std / sqrt(n)."""
+    runs = results[(results["suite"] == suite) & (results["variant"] == variant)]
+    d = (runs[col_a].astype(float) - runs[col_b].astype(float)).dropna()
+    if d.empty:
+        raise ValueError(f"variant {variant!r} of suite {suite!r} has no {col_a} - {col_b} here")
+    se = d.std(ddof=1) / math.sqrt(len(d)) if len(d) > 1 else math.nan
+    return {"suite": suite, "a": variant, "b": variant, "column": f"{col_a} - {col_b}",
+            "mean_a": runs[col_a].astype(float).mean(), "mean_b": runs[col_b].astype(float).mean(),
+            "diff": d.mean(), "se": se, "n_a": len(d), "n_b": len(d)}
+
+
+def verdict(d: dict[str, Any], threshold: float = 2.0) -> str:
+    """``supports`` (a beats b by more than ``threshold`` standard errors), ``contradicts``
+    (b beats a by as much) or ``cannot tell`` (within the seed noise, or one seed only).
+    A rough guide for a handful of seeds, not a significance test."""
+    if d["se"] != d["se"] or d["se"] <= 0:
+        return "cannot tell"
+    z = d["diff"] / d["se"]
+    return "supports" if z > threshold else "contradicts" if z < -threshold else "cannot tell"
+
+
+def claims(results: pd.DataFrame) -> pd.DataFrame:
+    """Every claim of :data:`CLAIMS` that these results can address: the two numbers compared,
+    their difference, its standard error over seeds, and the :func:`verdict`."""
+    rows = []
+    for claim, suite, a, b, column in CLAIMS:
+        try:
+            if " - " in column:
+                d = paired_difference(results, suite, a, *column.split(" - "))
+                compared = f"{suite}/{a}: leader vs mean peer (same runs)"
+            else:
+                d = difference(results, suite, a, b, column)
+                compared = f"{suite}: {a} vs {b}"
+        except (ValueError, KeyError):
+            continue  # the variants are not in these results
+        rows.append({"claim": claim, "compared": compared, "metric": column,
+                     "a": d["mean_a"], "b": d["mean_b"], "a - b": d["diff"], "se": d["se"],
+                     "seeds": min(d["n_a"], d["n_b"]), "verdict": verdict(d)})
+    return pd.DataFrame(rows, columns=["claim", "compared", "metric", "a", "b", "a - b", "se",
+                                       "seeds", "verdict"])
+
+
 def _pm(mean: float, std: float, digits: int) -> str:
     if mean != mean:  # NaN: the metric does not exist for this variant
         return "-"
@@ -493,6 +558,20 @@ def write_report(directory: str | Path, out: str | Path | None = None) -> Path:
                   to_markdown(format_summary(t)), "",
                   f"![{suite}: final-epoch top-1 of leader and ensemble]({png})", "",
                   _published_section(part, suite), ""]
+    found = claims(results)
+    if not found.empty:
+        shown = found.copy()
+        for col in ("a", "b", "a - b", "se"):
+            shown[col] = [f"{v:.3f}" if "div" in m else f"{v:.2f}"
+                          for v, m in zip(found[col], found["metric"])]
+        lines += ["## The paper's claims at this scale", "",
+                  "Each claim as a comparison of two variants (a, b: means over seeds; se: "
+                  "standard error of a - b over seeds). **supports**: a - b is more than two "
+                  "standard errors in the paper's direction; **contradicts**: as much the other "
+                  "way; **cannot tell**: within that, or one seed only. A rough guide for a "
+                  "few seeds, not a significance test; and a result at this scale says "
+                  "nothing about CIFAR-100 at 300 epochs.", "",
+                  to_markdown(shown, index=False), ""]
     if histories is not None:
         lines += ["## Over epochs", ""]
         if "methods" in set(histories["suite"]) and "val_div_l2" in histories:

@@ -112,6 +112,63 @@ def test_formatted_summary_shows_mean_pm_std(results):
     assert "final-epoch att_diag" in one_seed.columns
 
 
+def _claims_table() -> pd.DataFrame:
+    """Attention clearly more diverse than mean; DML clearly better than OKDDip; CL-ILR within
+    the noise; ONE with one seed; the leader 2 points above its own peers in every run."""
+    rows = [_run("aggregation", "attention", s, 0, 50.0 + s, 0, div=0.10 + 0.01 * s)
+            for s in range(3)]
+    rows += [_run("aggregation", "mean", s, 0, 50.5 + s, 0, div=0.05 + 0.01 * s)
+             for s in range(3)]
+    rows += [_run("methods", "okddip", s, 0, v, 0) for s, v in enumerate((50.0, 51.0, 52.0))]
+    rows += [_run("methods", "dml", s, 0, v, 0) for s, v in enumerate((60.0, 61.0, 62.0))]
+    rows += [_run("methods", "cl-ilr", s, 0, v, 0) for s, v in enumerate((49.0, 52.0, 50.5))]
+    rows += [_run("methods", "one", 0, 0, 40.0, 0)]
+    rows += [_run("leader", "on", s, 0, 50.0 + 3 * s, 0) for s in range(2)]
+    df = pd.DataFrame(rows)
+    df["final_top1_peer_mean"] = df["final_top1_leader"] - 2.0
+    return df
+
+
+def test_claims_give_numbers_and_a_verdict_per_comparison():
+    table = report.claims(_claims_table()).set_index("compared")
+    div = table[table["metric"] == "div_l2"].iloc[0]
+    # attention - mean = 0.05 every seed: the std of each side is 0.01, se = sqrt(2 * 1e-4 / 3)
+    assert div["a - b"] == pytest.approx(0.05)
+    assert div["se"] == pytest.approx(math.sqrt(2 * 1e-4 / 3))
+    assert div["verdict"] == "supports" and div["seeds"] == 3
+    acc = table[table["metric"] == "final_top1_leader"]
+    assert acc.loc["aggregation: attention vs mean", "verdict"] == "cannot tell"  # -0.5, se 0.82
+    assert acc.loc["methods: okddip vs dml", "a - b"] == pytest.approx(-10.0)
+    assert acc.loc["methods: okddip vs dml", "verdict"] == "contradicts"
+    assert acc.loc["methods: okddip vs cl-ilr", "verdict"] == "cannot tell"
+    assert acc.loc["methods: okddip vs one", "verdict"] == "cannot tell"  # one seed of ONE
+    assert math.isnan(acc.loc["methods: okddip vs one", "se"])
+    paired = table.loc["leader/on: leader vs mean peer (same runs)"]
+    # the leader is 2 points above its peers in both runs although the runs differ by 3:
+    # the within-run difference has no spread, so its verdict cannot be computed
+    assert paired["a - b"] == pytest.approx(2.0) and paired["verdict"] == "cannot tell"
+    assert "leader: on vs off" not in table.index  # no leader-off runs: that row is left out
+
+
+def test_report_has_a_claims_section_when_the_variants_exist(tmp_path, suite_dir):
+    d = tmp_path / "claims"
+    d.mkdir()
+    _claims_table().to_csv(d / "results.csv", index=False)
+    text = report.write_report(d).read_text()
+    assert "## The paper's claims at this scale" in text
+    assert "| OKDDip beats DML | methods: okddip vs dml | final_top1_leader | 51.00 | 61.00 " \
+           "| -10.00 | 0.82 | 3 | contradicts |" in text
+    assert "The paper's claims" not in report.write_report(suite_dir, tmp_path / "o").read_text()
+
+
+def test_verdict_thresholds():
+    d = dict(diff=2.1, se=1.0)
+    assert report.verdict(d) == "supports"
+    assert report.verdict(dict(diff=-2.1, se=1.0)) == "contradicts"
+    assert report.verdict(dict(diff=1.9, se=1.0)) == "cannot tell"
+    assert report.verdict(dict(diff=5.0, se=NAN)) == "cannot tell"
+
+
 def test_markdown_table_without_tabulate():
     df = pd.DataFrame({"name": ["a|b", "c"], "x": [1.234, NAN]})
     md = report.to_markdown(df, index=False)
