@@ -51,7 +51,6 @@ import csv
 import ctypes
 import dataclasses
 import gc
-import inspect
 import json
 import os
 import platform
@@ -196,28 +195,25 @@ def make_optimizer(model: nn.Module, method: nn.Module, cfg: Config, kind: str =
                    device: torch.device | None = None) -> torch.optim.SGD:
     """``engine.make_optimizer``'s SGD (Nesterov, weight decay), with a chosen kernel.
 
-    ``plain``: torch's default; ``foreach``: one multi-tensor call per update;
-    ``fused``: one fused kernel (CUDA, and CPU in torch >= 2.4); ``auto``: fused on CUDA.
+    ``plain``: torch's default (what a hand-written loop gets); ``foreach``: one
+    multi-tensor call per update;
+    ``fused``: one fused kernel (CUDA, and CPU in torch >= 2.4); ``auto``: the engine's
+    choice (fused on CUDA, torch's default on the CPU).
     """
     if kind not in ("auto", "plain", "foreach", "fused"):
         raise ValueError(f"optimizer={kind!r} is not valid; choose one of: auto, plain, "
                          "foreach, fused")
-    if kind == "auto":
-        kind = "fused" if device is not None and device.type == "cuda" and _has_fused() \
-            else "plain"
     opt = engine.make_optimizer(model, method, cfg)  # its parameters and hyperparameters
-    if kind == "plain":
-        return opt
-    if kind == "fused" and not _has_fused():
+    if kind == "auto":
+        return opt  # the engine's own choice: fused on CUDA, torch's default on the CPU
+    if kind == "fused" and not engine.has_fused_sgd():
         raise ValueError(f"optimizer='fused' needs torch.optim.SGD(fused=True), which torch "
                          f"{torch.__version__} does not have; use foreach")
-    flags = {"fused": True, "foreach": None} if kind == "fused" else {"foreach": True}
+    flags = {"plain": {"foreach": None, "fused": None},  # torch's default kernel
+             "foreach": {"foreach": True, "fused": None},
+             "fused": {"foreach": None, "fused": True}}[kind]
     (group,) = opt.param_groups
     return torch.optim.SGD(group["params"], **{**opt.defaults, **flags})
-
-
-def _has_fused() -> bool:
-    return "fused" in inspect.signature(torch.optim.SGD).parameters
 
 
 def build_model(cfg: Config, device: torch.device, seed: int, channels_last: bool = False
@@ -427,7 +423,7 @@ def make_reference(s: BenchSettings, x, y, device: torch.device) -> Trainer:
     """``reference``: torchvision transforms + DataLoader workers, fp32, plain loop."""
     cfg = make_config(s)
     model, meth = build_model(cfg, device, s.seed)
-    optimizer = engine.make_optimizer(model, meth, cfg)
+    optimizer = make_optimizer(model, meth, cfg, "plain", device)
     loader = data.reference_loader(x, y, s.batch_size, MEAN, STD, train=True,
                                    num_workers=s.workers, pin_memory=device.type == "cuda",
                                    seed=s.seed)

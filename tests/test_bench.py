@@ -71,6 +71,20 @@ def test_bf16_autocast_on_cpu_stays_within_bf16_tolerance():
     assert not torch.equal(amp, plain)  # autocast did change the arithmetic
 
 
+def test_engine_picks_the_fused_sgd_kernel_on_cuda_only():
+    assert engine.sgd_kernel(torch.device("cuda")) == (
+        {"fused": True} if engine.has_fused_sgd() else {})
+    assert engine.sgd_kernel(torch.device("cpu")) == {}
+    cfg = bench.make_config(_settings())
+    model, method = bench.build_model(cfg, torch.device("cpu"), seed=0)
+    opt = engine.make_optimizer(model, method, cfg)
+    assert opt.defaults["fused"] is None and opt.defaults["nesterov"]
+    # the benchmark's "auto" is the engine's optimizer; "plain" is torch's default kernel
+    for kind in ("auto", "plain"):
+        other = bench.make_optimizer(model, method, cfg, kind, torch.device("cpu"))
+        assert other.defaults == opt.defaults, kind
+
+
 def test_optimizer_kinds():
     cfg = bench.make_config(_settings())
     model, method = bench.build_model(cfg, torch.device("cpu"), seed=0)

@@ -219,8 +219,8 @@ def test_resume_with_another_config_is_refused(toy, tmp_path):
 def test_resume_may_change_execution_fields(toy, tmp_path):
     out = tmp_path / "run"
     fit(tiny(epochs=1), out, splits=toy, progress=False)
-    result = fit(tiny(epochs=1, eval_batch_size=7, amp=False, cpu_amp=True), out, resume=True, splits=toy,
-                 progress=False)
+    result = fit(tiny(epochs=1, eval_batch_size=7, amp=False, cpu_amp=True), out, resume=True,
+                 splits=toy, progress=False)
     assert len(result.history) == 1
 
 
