@@ -23,8 +23,8 @@
 #
 # | profile | what it does | time |
 # |---|---|---|
-# | full (GPU) | loads the committed results if present, else trains 5 methods on CIFAR-100, ResNet-32, 30 epochs each | about a minute with results, an hour or more without |
-# | quick (CPU) | loads the committed results (quick preset, 3 seeds) if present, else trains 5 methods for 6 epochs on 2,048 CIFAR-10 images | under a minute with results; QUICK_TIME measured without them, on 2 shared CPU cores |
+# | full (GPU) | loads the committed results if present (they are quick-preset runs), else trains 5 methods on CIFAR-100, ResNet-32, 30 epochs each | not measured (no GPU was available) |
+# | quick (CPU) | loads the committed results (quick preset, 3 seeds: `assets/results/PROVENANCE.md`) if present, else trains 5 methods for 6 epochs on 2,048 CIFAR-10 images | about 5 s measured with the results; without them an estimated 5 minutes (each run a quarter of the epochs x images of a 2.5-minute quick run; DML's four networks take longer), not timed |
 # | smoke (CI) | always trains 5 tiny runs (2 epochs, 256 images) | seconds |
 
 # %%
@@ -214,24 +214,31 @@ metric_curves(peers, "val_div_l2").show()
 metric_curves(peers, "val_div_disagree").show()
 
 # %% [markdown]
-# **What to notice.**
-# - Diversity **falls for every method** as training goes on. Part of that is not
+# **What to notice** (numbers from the committed results: quick preset, 3 seeds, last
+# epoch; a rerun that trains instead shows fewer, noisier curves).
+# - The **disagreement falls for every method** as training goes on. Part of that is not
 #   homogenisation at all: two peers can only disagree on an image that at least one of
 #   them gets wrong, so more accurate peers disagree less. Compare methods at the same
-#   epoch, not the same method across epochs.
-# - **Independent branches** have no term pulling them together: they are the reference
-#   for how diverse peers stay from different initialisations alone (they share the trunk,
-#   so they are not fully independent either).
-# - **DML, CL-ILR and ONE** add a term that pulls every peer towards (nearly) the same
-#   target, so their peers' predictions move together once the ramp-up lets the
-#   distillation in: their curves drop below the independent branches'. ONE, with a single
-#   teacher for all, is the extreme case.
+#   epoch, not one method across epochs.
+# - **Independent branches** have no term pulling them together: they show how diverse
+#   peers on a shared trunk stay from their different initialisations alone (L2 about 0.062,
+#   disagreement about 0.094 at the end).
+# - Every method that distils on the shared trunk ends **below** them: CL-ILR (about
+#   0.046), ONE and OKDDip (both about 0.053), with disagreement 0.074 to 0.079.
+#   That is homogenisation: a target built from the group pulls the peers' predictions
+#   together once the ramp-up lets the distillation in.
+# - **DML** is far more diverse than all of them (0.100 and 0.158) although it distils
+#   towards the same kind of target as CL-ILR. Its four peers are separate networks that
+#   share nothing, while the others share a trunk. In a short run the layout matters more
+#   than the loss; compare DML with CL-ILR (same target, other layout) to see it.
 # - **OKDDip** gives each peer its own attention-weighted target; the paper's claim is that
-#   its peers stay more diverse than those of DML, CL-ILR and ONE, and that the leader,
-#   learning from this more diverse group, generalises better.
+#   its peers stay more diverse than those of the other methods. At this scale it does not
+#   show: OKDDip's peers end as alike as ONE's. Notebook 00 gives one reason: after 12
+#   epochs each peer's attention puts about two thirds of the weight on itself (0.67;
+#   uniform would be 0.33). With the targets detached it stays at 0.35 (notebook 06).
 #
-# Read the gaps against the bands: where the bands of two methods overlap, this run cannot
-# tell them apart.
+# Read the gaps against the bands: where the bands of two methods overlap, these runs
+# cannot tell them apart.
 
 # %% [markdown]
 # ## 5. Accuracy: the ensemble, the single peer and the ensemble gain
@@ -255,21 +262,28 @@ print(f"final epoch ({int(last)}), {'mean and std over' if seeds > 1 else 'one r
 summary
 
 # %% [markdown]
-# **What to notice.**
-# - The **ensemble gain** is larger when peers are more diverse: averaging copies of the
-#   same prediction gains nothing. Check whether the ordering of `val_ens_gain` follows the
-#   ordering of `val_div_l2`.
-# - Distillation usually raises the **single-peer** accuracy over independent branches
-#   (each peer learns from a teacher better than itself) while lowering the ensemble gain:
-#   the trade-off OKDDip tries to escape by keeping diversity.
-# - OKDDip's "leader" column is one specific branch, not a mean over branches.
+# **What to notice** (committed results, 3 seeds, last epoch).
+# - The **ensemble gain** is about zero for every method here (between −0.1 and +0.4
+#   points, with standard deviations of 0.1 to 0.7): with peers that disagree on only 7 to
+#   16 % of image pairs, averaging them changes few predictions. Even DML's more diverse
+#   peers gain nothing measurable. Diversity is necessary for an ensemble gain, not
+#   sufficient: the peers must be wrong on *different* images, and right when the others
+#   are wrong.
+# - **Accuracy**: every method, the single-network baseline included, ends within 2.6
+#   points of the others (52.5 % for DML to 55.0 % for ONE), while one method's seeds
+#   spread by up to 2.5 points (ONE: 55.0 ± 2.5). Independent branches, with no
+#   distillation at all, are second (54.2 ± 0.7). In a
+#   short run on 4,085 images distillation has not yet paid off.
+# - OKDDip's "leader" column is one specific branch (its leader), the other methods' the
+#   mean single branch: the number you would get by deploying one network.
 #
 # **What a small run cannot show.** These runs are tiny next to the paper's (4,085 CIFAR-10
 # images and a dozen epochs or fewer here, versus 50,000 CIFAR-100 images and 300 epochs
 # there). Differences of a point or two in accuracy are within the seed-to-seed spread, and
-# with few epochs after the ramp-up the distillation has little time to homogenise the
-# peers. What you can trust here: the direction of the diversity curves within a run, and
-# the mechanics of each loss. What you cannot: which method wins on CIFAR-100. Published
+# 8 epochs after the ramp-up are little time for either distillation or diversity to pay
+# off. What you can trust here: the mechanics of each loss, and orderings of diversity
+# that hold across seeds (the bands). What you cannot: which method wins on CIFAR-100, or
+# whether OKDDip's attention keeps peers diverse over 300 epochs. Published
 # numbers for ResNet-32 on CIFAR-100 (top-1 error, one cosine-schedule re-implementation,
 # winycg/MCL-OKD, best vs final epoch not stated; ensemble in brackets): baseline 28.91,
 # DML 24.92 (22.97), CL-ILR 25.40 (24.03), ONE 25.74 (24.03), OKDDip 25.76 (23.73); the

@@ -420,7 +420,27 @@ else:
 # method of comparison: same seeds, same schedule, one change at a time, mean ± std, best
 # and final epoch kept apart.
 #
-# ## 13. Browse the suites
+# ## 13. The paper's four claims, checked against these results
+#
+# `report.claims(results)` turns each claim into a comparison of two variants (a, b: means
+# over seeds) and gives a verdict from the seed-to-seed noise: **supports** when a - b is
+# more than two standard errors in the paper's direction, **contradicts** when it is as far
+# the other way, **cannot tell** otherwise (or with one seed). Two standard errors from
+# two or three seeds is a rough guide, not a significance test.
+
+# %%
+verdicts = report.claims(results)
+verdicts
+
+# %% [markdown]
+# How to read it: a "cannot tell" is the honest answer when the difference is inside the
+# noise; it does not say the claim is false, only that runs this small cannot decide it.
+# A "supports" or "contradicts" holds for *this* setting (ResNet-8, a few thousand
+# CIFAR-10 images, 12 epochs), not for CIFAR-100 at 300 epochs. The second-level row
+# "leader vs mean peer (same runs)" compares the leader with the peers of the same run, so
+# run-to-run differences cancel out of it.
+#
+# ## 14. Browse the suites
 #
 # The dropdown redraws the bar chart of a suite with `report.suite_figure` (the same
 # function the sections above use).
@@ -437,7 +457,7 @@ widgets.interact(lambda suite: report.suite_figure(results, suite),
 #   yourself (quick profile: 5 variants, a few minutes each), then point `RESULTS_DIR` at
 #   `runs/suites-notebook` and rerun the notebook on your own results.
 # - Add seeds to a suite (`SEEDS = 3`): finished runs are skipped, only the new seeds
-#   train. Watch the standard errors of section 4 shrink, roughly as 1/√seeds.
+#   train. Watch the standard errors of sections 4 and 13 shrink, roughly as 1/√seeds.
 # - On a GPU, `okddip-edu ablate methods --preset paper --seeds 3` trains the paper's
 #   setting (CIFAR-100, ResNet-32, 300 epochs; hours per run): then the published band of
 #   section 12 is a fair comparison for the `okddip` row.
