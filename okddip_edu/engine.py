@@ -26,6 +26,7 @@ import json
 import math
 import platform
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -99,6 +100,14 @@ def sgd_kernel(device: torch.device) -> dict:
     """The SGD kernel flags for ``device``: fused on CUDA when torch has it, else torch's
     default (which picks the multi-tensor ``foreach`` kernel on CUDA by itself)."""
     return {"fused": True} if device.type == "cuda" and has_fused_sgd() else {}
+
+
+def cpu_has_native_bf16() -> bool | None:
+    """Whether oneDNN runs bf16 natively on this CPU (AVX512_BF16 or AMX); None: unknown."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a private op: absent from some builds
+        return None
 
 
 def autocast(device: torch.device, enabled: bool, cpu: bool = False):
@@ -184,6 +193,10 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
     model.to(device)
     method.to(device)
     cpu_amp = cfg.cpu_amp and not use_cuda  # the opt-in bf16 path on the CPU
+    if cpu_amp and cpu_has_native_bf16() is False:
+        warnings.warn("cpu_amp=True on a CPU without native bf16 (no AVX512_BF16 or AMX): bf16 "
+                      "is emulated there and usually slower than fp32; drop --cpu-amp",
+                      stacklevel=2)
     channels_last = cfg.channels_last and (use_cuda or cpu_amp)
     if channels_last:
         model.to(memory_format=torch.channels_last)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from okddip_edu import data
+from okddip_edu import data, engine
 from okddip_edu.checkpoint import CheckpointError, load_checkpoint, restore
 from okddip_edu.config import Config, preset
 from okddip_edu.engine import TrainingDiverged, fit, learning_rate
@@ -114,6 +114,12 @@ def test_cpu_amp_is_opt_in_and_stays_close_to_fp32(toy, monkeypatch):
     assert a["train_ce"] != b["train_ce"]  # the arithmetic did change
     assert b["train_ce"] == pytest.approx(a["train_ce"], rel=5e-2)
     assert math.isfinite(b["val_top1_leader"])
+
+
+def test_cpu_amp_warns_where_bf16_is_emulated(toy, monkeypatch):
+    monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="without native bf16"):
+        fit(tiny(epochs=1, cpu_amp=True), splits=toy, progress=False)
 
 
 def test_on_epoch_end_called_once_per_epoch_with_the_row(toy):
