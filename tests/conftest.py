@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,3 +49,15 @@ def no_data(monkeypatch, tmp_path) -> Path:
     monkeypatch.setenv("OKDDIP_DATA", str(root))
     monkeypatch.chdir(tmp_path)
     return root
+
+
+# --- execution fixtures ----------------------------------------------------------------
+@pytest.fixture
+def one_thread():
+    """One torch thread: tiny models run fastest on it, and on a shared 2-core machine two
+    threads can wait seconds on each other. Test modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

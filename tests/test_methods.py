@@ -105,13 +105,7 @@ def okddip(seed: int = 0, **switches):
     return methods.build("okddip", C, N, feature_dim=D, trunk_dim=D0, **switches)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny convolutions run fastest on one thread; more threads only contend on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

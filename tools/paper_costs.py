@@ -4,37 +4,30 @@
 
 For each architecture of the paper, builds the 4-branch group and OKDDip exactly as
 ``okddip-edu train --preset paper --arch A`` does, counts the FLOPs of one training step
-(forward + backward, ``torch.utils.flop_counter``) per image, and multiplies by
-300 epochs x 50,000 images. The wall time is an ESTIMATE: total FLOPs divided by an
-assumed sustained rate (TFLOP/s) that the user can change; small CIFAR networks reach only
-a fraction of a GPU's peak, so the table shows a range.
+(forward + backward; ``okddip_edu.costs``, which uses ``torch.utils.flop_counter``) per
+image, and multiplies by 300 epochs x 50,000 images. The wall time is an ESTIMATE: total
+FLOPs divided by an assumed sustained rate (TFLOP/s) that the user can change; small CIFAR
+networks reach only a fraction of a GPU's peak, so the table shows a range.
 """
 
 from __future__ import annotations
 
 import argparse
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
-
 from okddip_edu.config import preset
+from okddip_edu.costs import train_flops_per_image
 from okddip_edu.factory import build
 from okddip_edu.models import count_parameters
 
 ARCHS = ["resnet32", "resnet110", "vgg16", "densenet40-12", "wrn20-8"]
 
 
-def step_flops(arch: str, method: str, batch: int = 2) -> tuple[float, int]:
+def step_flops(arch: str, method: str) -> tuple[float, int]:
+    """FLOPs of one training step per image, and the parameters of the group + method."""
     cfg = preset("paper", arch=arch, method=method)
-    torch.manual_seed(0)
     model, meth = build(cfg, 100)
-    x = torch.randn(batch, 3, 32, 32)
-    y = torch.randint(0, 100, (batch,))
-    counter = FlopCounterMode(display=False)
-    with counter:
-        meth(model(x), y, epoch=100)["total"].backward()
     params = count_parameters(model) + count_parameters(meth)
-    return counter.get_total_flops() / batch, params
+    return train_flops_per_image(cfg, 100), params
 
 
 def main() -> None:
