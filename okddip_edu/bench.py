@@ -9,8 +9,8 @@ CIFAR-shaped data (synthetic uint8 images, 100 classes, 32 x 32):
 
 - ``ours``: the engine's training step, :func:`okddip_edu.engine.train_step`, fed by
   :class:`~okddip_edu.data.DeviceLoader` (the dataset lives on the device; per-sample crop,
-  flip and normalisation run there); bf16 autocast and channels_last on CUDA, as the
-  engine trains.
+  flip and normalisation run there); channels_last on every device and bf16 autocast on
+  CUDA, as the engine trains.
 - ``reference``: what a careful user writes by hand: :func:`~okddip_edu.data.reference_loader`
   (PIL images, torchvision RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor,
   Normalize, a DataLoader with min(8, CPU cores) workers; pinned memory and
@@ -33,12 +33,16 @@ What is measured, per path:
   end of its timed window (weights, optimizer state, activations, loader buffers; for
   ``reference`` also its HWC copy of the images for PIL), sampled every 10 ms by psutil
   (``resource.getrusage`` high-water mark if psutil is missing). DataLoader worker
-  processes are not in it; their RSS is reported apart.
+  processes are not in it; their RSS is reported apart;
+- **arithmetic**: each path's GFLOP/s (images/s x the training FLOPs per image of
+  :mod:`okddip_edu.costs`) against this device's measured fp32 and bf16 matmul rates. The
+  fp32 rate over the reference's rate bounds what any fp32 rewrite of ``ours`` can gain.
 
 Fast-path options (``ours`` and ``ce-only`` only; ``reference`` stays plain fp32):
 ``--compile`` (``torch.compile`` of the model), ``--optimizer fused`` (one fused SGD
-kernel; the default ``auto`` picks it on CUDA), ``--amp`` / ``--channels-last`` to use bf16
-autocast and channels_last on the CPU too (the engine uses them on CUDA only).
+kernel; the default ``auto`` picks it on CUDA), ``--amp`` to use bf16 autocast on the CPU
+too (as the engine does with ``cpu_amp``), ``--no-channels-last`` to keep the contiguous
+NCHW layout (the engine's default is channels_last on every device).
 
 ``--sweep`` measures ``ours`` against batch size and number of branches instead, and writes
 a CSV and a figure.
@@ -65,7 +69,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from . import data, engine
+from . import costs, data, engine
 from .config import Config, preset
 from .factory import build
 
@@ -104,7 +108,7 @@ class BenchSettings:
     compile: bool = False  # torch.compile the model of ours and ce-only
     optimizer: str = "auto"  # SGD kernel for ours: auto (fused on CUDA) | plain | foreach | fused
     amp: bool | None = None  # bf16 autocast for ours; None: as the engine (CUDA only)
-    channels_last: bool | None = None  # channels_last for ours; None: as the engine (CUDA only)
+    channels_last: bool = True  # channels_last for ours (the engine's default on every device)
     threads: int | None = None  # torch CPU threads; None: torch's default
     seed: int = 0  # weights, data, shuffling and augmentation
     sweep_batch_sizes: tuple[int, ...] = SWEEP_BATCH_SIZES  # --sweep: batch sizes
@@ -122,8 +126,7 @@ class BenchSettings:
             warmup=self.warmup if self.warmup is not None else (
                 SWEEP_WARMUP if sweep else DEFAULT_WARMUP)[dev],
             workers=self.workers if self.workers is not None else min(8, os.cpu_count() or 1),
-            amp=cuda if self.amp is None else self.amp,
-            channels_last=cuda if self.channels_last is None else self.channels_last)
+            amp=cuda if self.amp is None else self.amp)
 
 
 @dataclass
@@ -569,12 +572,14 @@ def run_comparison(s: BenchSettings, log: Callable[[str], None] = print) -> dict
     x, y = synthetic_images(s.images, s.seed)
     env = environment(device)
     runs: dict[str, list[Measurement]] = {p: [] for p in PATHS}
+    matmul = []  # the device's matmul rates, once per repeat (the machine's speed drifts)
     for r in range(s.repeats):
         for path in PATHS:
             m = measure(path, s, x, y, device, r)
             runs[path].append(m)
             log(f"  repeat {r + 1}/{s.repeats} {path:<9} {m.images_per_s:8.1f} images/s  "
                 f"(warm-up {m.warmup_s:.1f} s, loss {m.loss:.3f})")
+        matmul.append(costs.matmul_rates(device))
     paths = {p: summarize_path(ms) for p, ms in runs.items()}
     env["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     return {"benchmark": "training throughput", **env,
@@ -585,7 +590,31 @@ def run_comparison(s: BenchSettings, log: Callable[[str], None] = print) -> dict
             "ratios": ratios(paths, s.method),
             "ratios_per_repeat": paired_ratios(runs, s.method),
             "costs": {**batch_costs(s, x, y, device), **loss_costs(s, device)},
+            "arithmetic": arithmetic(s, paths, device, matmul),
             "epoch_images": EPOCH_IMAGES}
+
+
+def arithmetic(s: BenchSettings, paths: dict, device: torch.device,
+               matmul: list[dict[str, float]]) -> dict:
+    """Each path's arithmetic rate against the device's measured matmul rates.
+
+    ``matmul_gflops``: the best fp32 and bf16 matmul rates of ``matmul`` (one measurement
+    per repeat), the most this device delivered; ``gflops``: images/s x training GFLOP per
+    image (:mod:`okddip_edu.costs`; the same arithmetic for every path of the method, CE
+    only differs by the loss); ``share_of_fp32`` / ``share_of_bf16``: that rate over the
+    matmul rate; ``fp32_bound_ours/reference``: the fp32 matmul rate over the reference's
+    arithmetic rate, the most any fp32 rewrite of ``ours`` could gain over ``reference``.
+    """
+    per_image = costs.train_flops_per_image(make_config(s), NUM_CLASSES) / 1e9
+    peak = {k: max(m[k] for m in matmul) for k in matmul[0]}
+    rates = {p: paths[p]["images_per_s"] * per_image for p in PATHS}
+    return {"train_gflop_per_image": per_image, "matmul_gflops": peak,
+            "matmul_gflops_per_repeat": matmul,
+            "matmul_size": costs.MATMUL_SIZE.get(device.type),
+            "gflops": rates,
+            "share_of_fp32": {p: r / peak["fp32"] for p, r in rates.items()},
+            "share_of_bf16": {p: r / peak["bf16"] for p, r in rates.items()},
+            "fp32_bound_ours/reference": peak["fp32"] / rates["reference"]}
 
 
 def format_comparison(result: dict) -> str:
@@ -614,7 +643,22 @@ def format_comparison(result: dict) -> str:
              f"loss alone (forward + backward): {s['method']} {c['loss_ms_' + s['method']]:.1f}"
              f" ms, CE only {c['loss_ms_ce']:.1f} ms",
              f"memory: {result['memory_measure']}"]
+    if "arithmetic" in result:
+        rows += format_arithmetic(result["arithmetic"])
     return "\n".join([head, *rows])
+
+
+def format_arithmetic(a: dict) -> list[str]:
+    """Lines: each path's GFLOP/s against the device's measured matmul rates."""
+    peak = a["matmul_gflops"]
+    shares = ", ".join(f"{p} {a['gflops'][p]:.1f} ({100 * a['share_of_fp32'][p]:.0f} % of "
+                       f"fp32, {100 * a['share_of_bf16'][p]:.0f} % of bf16)" for p in PATHS)
+    return [f"arithmetic: {a['train_gflop_per_image']:.3f} GFLOP per image per training step; "
+            f"measured matmul rate (best of the repeats): fp32 {peak['fp32']:.1f}, "
+            f"bf16 {peak['bf16']:.1f} GFLOP/s",
+            f"GFLOP/s: {shares}",
+            f"fp32 bound: no fp32 path can beat the reference by more than "
+            f"{a['fp32_bound_ours/reference']:.2f}x here (fp32 matmul rate / reference's rate)"]
 
 
 def _spread(values: list[float]) -> str:
@@ -844,8 +888,9 @@ def register(subparsers) -> None:
                    default=d.optimizer, help="SGD kernel of ours (auto: fused on CUDA)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast for ours (default: on CUDA only, as the engine)")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                   help="channels_last for ours (default: on CUDA only, as the engine)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                   default=d.channels_last,
+                   help="channels_last for ours (default: on, as the engine on every device)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--sweep", action="store_true",

@@ -84,8 +84,8 @@ class Config:
     seed: int = 0  # seeds weights, shuffling, augmentation and dropout
     device: str = "auto"  # auto (cuda when present) | cpu | cuda
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU unless cpu_amp)
-    channels_last: bool = True  # channels_last memory format on CUDA (on CPU only with cpu_amp)
-    cpu_amp: bool = False  # bf16 + channels_last on CPU too (fast with AVX512_BF16/AMX)
+    channels_last: bool = True  # channels_last memory format, CPU and CUDA (faster convolutions)
+    cpu_amp: bool = False  # bf16 autocast on CPU too (fast with AVX512_BF16/AMX)
     eval_batch_size: int = 500  # evaluation batch size
     preset: str | None = None  # the preset this config came from (informational)
 

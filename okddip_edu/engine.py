@@ -13,9 +13,10 @@ Each epoch:
 4. a history row; an atomic checkpoint; ``on_epoch_end(row, history)`` for live plots.
 
 Reproducible: every epoch reseeds from (seed, epoch), so a run interrupted and resumed
-gives the same history as one that never stopped (on CPU). On CUDA: bf16 autocast and
-channels_last, and the fused SGD kernel; on the CPU bf16 and channels_last only when
-``cpu_amp`` asks for them. A loss that becomes NaN or infinite stops the run with
+gives the same history as one that never stopped (on CPU). Images and weights are kept
+channels_last on every device (``Config.channels_last``: the same arithmetic, faster
+convolution kernels). On CUDA: bf16 autocast and the fused SGD kernel; on the CPU bf16 only
+when ``cpu_amp`` asks for it. A loss that becomes NaN or infinite stops the run with
 :class:`TrainingDiverged`; the last good checkpoint is kept.
 """
 
@@ -197,7 +198,7 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         warnings.warn("cpu_amp=True on a CPU without native bf16 (no AVX512_BF16 or AMX): bf16 "
                       "is emulated there and usually slower than fp32; drop --cpu-amp",
                       stacklevel=2)
-    channels_last = cfg.channels_last and (use_cuda or cpu_amp)
+    channels_last = cfg.channels_last  # same arithmetic, faster oneDNN / cuDNN kernels
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, method, cfg)
@@ -245,7 +246,7 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
                        disable=not progress)
         for step, (x, y) in enumerate(batches):
             output, terms = train_step(model, method, optimizer, x, y, epoch, cfg.amp,
-                                         cpu_amp=cpu_amp)
+                                       cpu_amp=cpu_amp)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0) + v.detach().float()
             head = method.leader if method.leader is not None else 0

@@ -13,13 +13,7 @@ import torch
 from okddip_edu import bench, data, engine
 from okddip_edu.cli import main
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine, 2 threads can wait seconds on each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(arch="resnet8", width=4, branches=3, batch_size=8, images=64, device="cpu")
@@ -134,7 +128,7 @@ def test_memory_probe_sees_a_cpu_allocation():
 def test_defaults_depend_on_device_and_sweep():
     s = bench.BenchSettings(device="cpu").resolved()
     assert (s.arch, s.steps, s.warmup, s.amp, s.channels_last) == ("resnet32", 30, 5, False,
-                                                                    False)
+                                                                    True)
     s = bench.BenchSettings(device="cpu").resolved(sweep=True)
     assert (s.arch, s.steps, s.warmup) == ("resnet8", 3, 1)
 
@@ -168,6 +162,14 @@ def test_bench_command_writes_all_paths_and_ratios(tmp_path, capsys):
     assert set(result["versions"]) == {"okddip_edu", "torch", "torchvision", "python"}
     assert result["settings"]["steps"] == 2 and result["cpu_count"] >= 1
     assert result["command"].startswith("okddip-edu bench --device cpu --arch resnet8")
+    a = result["arithmetic"]  # each path's GFLOP/s against the measured matmul rates
+    for p in ("ours", "reference", "ce-only"):
+        rate = result["paths"][p]["images_per_s"] * a["train_gflop_per_image"]
+        assert a["gflops"][p] == pytest.approx(rate)
+        assert a["share_of_fp32"][p] == pytest.approx(rate / a["matmul_gflops"]["fp32"])
+    assert a["fp32_bound_ours/reference"] == pytest.approx(
+        a["matmul_gflops"]["fp32"] / a["gflops"]["reference"])
+    assert "fp32 bound" in printed and "GFLOP per image" in printed
 
 
 def test_bench_sweep_writes_csv_and_figure(tmp_path):

@@ -30,13 +30,7 @@ def toy():
     return data.load(tiny())  # 128 training, 128 validation images
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest, and undisturbed by other processes, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def without_time(history: pd.DataFrame) -> pd.DataFrame:
@@ -92,8 +86,8 @@ def test_same_seed_same_history_other_seed_differs(toy):
 
 
 def test_cpu_amp_is_opt_in_and_stays_close_to_fp32(toy, monkeypatch):
-    """Default CPU training is fp32 and contiguous; ``cpu_amp`` switches on bf16 autocast and
-    channels_last there, and the first epoch's loss stays within bf16 tolerance."""
+    """Default CPU training is fp32; ``cpu_amp`` switches on bf16 autocast there, and the
+    first epoch's loss stays within bf16 tolerance."""
     seen = []
     real = torch.autocast
 
@@ -104,16 +98,27 @@ def test_cpu_amp_is_opt_in_and_stays_close_to_fp32(toy, monkeypatch):
     monkeypatch.setattr(torch, "autocast", spy)
     fp32 = fit(tiny(epochs=1), splits=toy, progress=False)
     assert seen and not any(on for _, _, on in seen)  # amp=True alone does nothing on CPU
-    assert first_conv(fp32.model).weight.is_contiguous()
     seen.clear()
     bf16 = fit(tiny(epochs=1, cpu_amp=True), splits=toy, progress=False)
     assert ("cpu", torch.bfloat16, True) in seen  # training and evaluation both
-    w = first_conv(bf16.model).weight
-    assert w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
     a, b = fp32.history.iloc[0], bf16.history.iloc[0]
     assert a["train_ce"] != b["train_ce"]  # the arithmetic did change
     assert b["train_ce"] == pytest.approx(a["train_ce"], rel=5e-2)
     assert math.isfinite(b["val_top1_leader"])
+
+
+def test_channels_last_is_the_default_layout_and_only_a_layout(toy):
+    """Weights and images are channels_last by default on the CPU too; turning it off keeps
+    NCHW. Both compute the same fp32 arithmetic: the histories agree to float rounding."""
+    cl = fit(tiny(epochs=2), splits=toy, progress=False)
+    w = first_conv(cl.model).weight
+    assert w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+    nchw = fit(tiny(epochs=2, channels_last=False), splits=toy, progress=False)
+    assert first_conv(nchw.model).weight.is_contiguous()
+    for col in ("train_total", "train_ce"):
+        assert cl.history[col].tolist() == pytest.approx(nchw.history[col].tolist(), rel=1e-5)
+    a, b = cl.model.state_dict(), nchw.model.state_dict()
+    assert all(torch.allclose(a[k].float(), b[k].float(), rtol=1e-3, atol=1e-3) for k in a)
 
 
 def test_cpu_amp_warns_where_bf16_is_emulated(toy, monkeypatch):
