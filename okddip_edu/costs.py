@@ -68,9 +68,9 @@ def matmul_gflops(device: torch.device | str, dtype: torch.dtype = torch.float32
     """
     device = torch.device(device)
     n = size or MATMUL_SIZE.get(device.type, 2048)
-    g = torch.Generator().manual_seed(0)
-    a = torch.randn(n, n, generator=g).to(device, dtype)  # (n, n)
-    b = torch.randn(n, n, generator=g).to(device, dtype)  # (n, n)
+    g = torch.Generator(device=device).manual_seed(0)  # drawn on the device: no big copy
+    a = torch.randn(n, n, generator=g, device=device, dtype=dtype)  # (n, n)
+    b = torch.randn(n, n, generator=g, device=device, dtype=dtype)  # (n, n)
     best = float("inf")
     for i in range(repeats + 1):
         _sync(device)
