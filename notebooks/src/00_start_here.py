@@ -25,8 +25,11 @@
 # | profile | where | what it trains | time |
 # |---|---|---|---|
 # | full | a GPU | CIFAR-100, ResNet-32, 20 epochs | not measured yet (no GPU was available); `tools/paper_costs.py` estimates the FLOPs |
-# | quick | a laptop CPU | 4,085 CIFAR-10 images, ResNet-8, 12 epochs | the training alone: 5 min measured with one thread on a shared 2-core machine; the whole notebook took 28 min there while other heavy jobs ran |
+# | quick | a laptop CPU | 4,085 CIFAR-10 images, ResNet-8, 12 epochs | 1.4 min for the whole notebook, 1.2 min of it training, on a quiet 2-core CPU machine (fp32) |
 # | smoke | CI | 256 images, 2 epochs, tiny widths | seconds |
+#
+# (Quick time measured with `python tools/build_notebooks.py 00 --execute --profile quick`; a
+# machine busy with other work takes several times as long.)
 
 # %% [markdown]
 # ## 1. Set-up

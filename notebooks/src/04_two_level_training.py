@@ -24,8 +24,11 @@
 # | profile | the full run in section 7 | time |
 # |---|---|---|
 # | full (GPU) | CIFAR-100, ResNet-32, 60 epochs (the paper: 300), lr ×0.1 at epochs 30 and 45 | not measured yet (no GPU was available) |
-# | quick (CPU) | 4,085 CIFAR-10 images, ResNet-8, 12 epochs (the quick preset) | 14 min measured for the whole notebook on 2 CPU cores while other heavy jobs ran; the training alone is about 5 min on one thread |
+# | quick (CPU) | 4,085 CIFAR-10 images, ResNet-8, 12 epochs (the quick preset) | 1.4 min for the whole notebook on a quiet 2-core CPU machine (fp32) |
 # | smoke (CI) | 256 images, 2 epochs, tiny widths | seconds |
+#
+# (Quick time measured with `python tools/build_notebooks.py 04 --execute --profile quick`; a
+# machine busy with other work takes several times as long.)
 
 # %%
 # Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.
