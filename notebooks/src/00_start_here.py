@@ -154,8 +154,8 @@ print(f"trained in {history['epoch_time'].sum() / 60:.1f} min")
 # quick profile, seed 0).
 # - All four branches climb together and stay within a point or two of each other: they
 #   share the trunk and learn from each other, so no branch runs away from the others.
-# - The **ensemble** is *not* better than the best branch here (about 50.4 % against 50.3 %
-#   to 51.5 % for the peers at the last epoch). Averaging helps only when the peers make
+# - The **ensemble** is *not* better than the best branch here (51.6 % against 50.9 %
+#   to 51.9 % for the peers at the last epoch). Averaging helps only when the peers make
 #   different mistakes; these peers have become very alike. That loss of diversity is the
 #   problem OKDDip is about, and notebooks 02 and 05 measure it. At full scale the
 #   ensemble does gain: about 2 points over the single branch for OKDDip on CIFAR-100
@@ -224,7 +224,7 @@ print(f"mean row entropy: {history['val_att_entropy'].iloc[-1]:.3f} nats "
 # **What to notice.** Every row sums to 1: row a is how peer a mixes the three peers into
 # its target. A row of (1/3, 1/3, 1/3) would be a plain average of the peers. At
 # initialisation the weights are close to that (notebook 04), but after 12 epochs of the
-# stored run the **diagonal** holds about two thirds of the weight (0.64 to 0.69): each
+# stored run the **diagonal** holds about two thirds of the weight (0.64 to 0.70): each
 # peer's target is mostly *its own* prediction. That is a known side effect: a peer lowers
 # its distillation loss most cheaply by attending to itself, and the gradient that trains
 # W_q and W_k comes from that very loss. The mean over 1,000 images also hides how much the

@@ -20,9 +20,11 @@
 # **Prerequisites**: PyTorch basics (tensors, `softmax`, autograd), what a classifier's
 # logits are.
 #
-# **Expected run time**: full profile (GPU, CIFAR-100, ResNet-32, 30 epochs): a few
-# minutes; quick profile (laptop CPU, `cifar10-5k`, ResNet-8): about 3 min (measured: 3.2 min
-# on 2 shared CPU cores); smoke profile (CI): under a minute.
+# **Expected run time**: quick profile (laptop CPU, `cifar10-5k`, ResNet-8): about a
+# minute (measured: 56 s on a quiet 2-core CPU machine with
+# `python tools/build_notebooks.py 01 --execute --profile quick`; 3.2 min on 2 cores shared
+# with other jobs); smoke profile (CI): under a minute; full profile (GPU, CIFAR-100,
+# ResNet-32, 30 epochs): not measured (no GPU was available).
 
 # %%
 # Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.

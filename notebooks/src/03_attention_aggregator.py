@@ -20,9 +20,11 @@
 # **Prerequisites**: [notebook 01](01_soft_targets_and_temperature.ipynb) (softened
 # predictions, `kd_loss`), and the idea of dot-product attention.
 #
-# **Expected run time**: full profile (GPU, CIFAR-100, ResNet-32, 30 epochs): a few
-# minutes; quick profile (laptop CPU, `cifar10-5k`, ResNet-8): about 5 min (measured:
-# 4.6 min on 2 shared CPU cores); smoke profile (CI): under a minute.
+# **Expected run time**: quick profile (laptop CPU, `cifar10-5k`, ResNet-8): about 1.5 min
+# (measured: 88 s on a quiet 2-core CPU machine with
+# `python tools/build_notebooks.py 03 --execute --profile quick`; 4.6 min on 2 cores shared
+# with other jobs); smoke profile (CI): under a minute; full profile (GPU, CIFAR-100,
+# ResNet-32, 30 epochs): not measured (no GPU was available).
 
 # %%
 # Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.

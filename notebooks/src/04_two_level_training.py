@@ -301,7 +301,7 @@ pd.DataFrame({"first epoch": history[keys].iloc[0], "best leader epoch "
 # **What to notice.**
 # - `w` is the ramp-up weight of each epoch; the distillation terms are reported unweighted.
 # - `val_att_diag` is the mean weight a peer gives itself. In the stored run it grows from
-#   about 0.36 (near 1/m = 0.33) to about 0.67: the attention learns to make each peer's
+#   about 0.31 (near 1/m = 0.33) to about 0.67: the attention learns to make each peer's
 #   target mostly its own prediction, the cheapest way to lower L_dis1. With
 #   `mask_diagonal=True` a peer is kept out of its own target (notebook 03); notebook 06
 #   follows the diagonal across the ablations.

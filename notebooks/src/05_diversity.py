@@ -20,10 +20,11 @@
 # here) and [notebook 03](03_attention_aggregator.ipynb) (the attention weights).
 #
 # **Expected run time**: with the pre-computed runs in `assets/results/`, under a minute in
-# every profile except smoke. Without them it trains five short runs itself: full profile
-# (GPU, CIFAR-100, ResNet-32, 20 epochs each): about 20 min; quick profile (laptop CPU,
-# 5 epochs on 2,000 `cifar10-5k` images each): about 7 min (measured: 7.4 min on 2 shared
-# CPU cores); smoke profile (CI, always trains tiny runs): under a minute.
+# every profile except smoke. Without them it trains five short runs itself: quick profile
+# (laptop CPU, 5 epochs on 2,000 `cifar10-5k` images each): about 7 min (measured: 7.4 min
+# on 2 CPU cores shared with other jobs); smoke profile (CI, always trains tiny runs): under
+# a minute; full profile (GPU, CIFAR-100, ResNet-32, 20 epochs each): not measured (no GPU
+# was available).
 
 # %%
 # Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.
