@@ -10,29 +10,32 @@
 #   bash tools/gpu_check.sh [OUT_DIR]        # default OUT_DIR: runs/gpu-check
 #
 # Runs from the source tree (no install needed beyond torch, torchvision, pandas, tqdm,
-# matplotlib, psutil and pytest). Each step runs even if an earlier one failed, and its
-# log is written beside its results, so a partial run still leaves what it measured.
+# matplotlib, psutil and pytest). Each step runs even if an earlier one failed, and every
+# step's output goes to one log beside the results (OUT_DIR/gpu_check.log), so a partial
+# run still leaves what it measured.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${1:-runs/gpu-check}
 mkdir -p "$OUT"
+LOG="$OUT/gpu_check.log"
+: >"$LOG"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 status=0
 
-step() {  # step NAME COMMAND...: run, log to $OUT/NAME.log, remember a failure
+step() {  # step NAME COMMAND...: run, append to the log, remember a failure
     local name=$1
     shift
-    echo "== $name: $*"
-    "$@" 2>&1 | tee "$OUT/$name.log"
+    echo "== $name: $*" | tee -a "$LOG"
+    "$@" 2>&1 | tee -a "$LOG"
     local rc=${PIPESTATUS[0]}
-    [ "$rc" -eq 0 ] || { echo "== $name FAILED (exit $rc)"; status=1; }
+    [ "$rc" -eq 0 ] || { echo "== $name FAILED (exit $rc)" | tee -a "$LOG"; status=1; }
 }
 
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee "$OUT/gpu.txt"
-"$PY" -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision',
-torchvision.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())" \
-    | tee -a "$OUT/gpu.txt"
+step gpu nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+step versions "$PY" -c "import torch, torchvision; print('torch', torch.__version__,
+'torchvision', torchvision.__version__, 'cuda', torch.version.cuda,
+torch.cuda.get_device_name())"
 
 step tests "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_bench.py \
     tests/test_costs.py
