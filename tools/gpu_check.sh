@@ -3,7 +3,7 @@
 # 10 minutes on an H100 (an estimate: this script has not run on a GPU yet).
 #   1. tests/test_cuda.py: the CUDA path gives the CPU path's semantics (bf16 tolerance);
 #   2. the benchmark: ours vs reference vs ce-only, OKDDip ResNet-32, 4 branches, batch 128,
-#      median of 3 (the targets: >= 25,000 images/s, >= 8x reference, <= 15 % overhead);
+#      median of 3 (targets: >= 25,000 images/s, >= 8x the reference, <= 15 % overhead);
 #   3. the same with torch.compile (one repeat; compilation is the warm-up);
 #   4. the scaling sweep: batch 128..1024 and 3..8 branches, CSV + PNG.
 #
