@@ -347,11 +347,6 @@ def worker_rss_mb() -> float:
 
 
 # Timing ---------------------------------------------------------------------------------
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_steps(step: StepFn, batches: Iterator[Batch], steps: int, warmup: int,
                device: torch.device, probe: MemoryProbe | None = None) -> dict:
     """Run ``warmup`` then ``steps`` training steps; time, memory and loss of the second part.
@@ -362,7 +357,7 @@ def time_steps(step: StepFn, batches: Iterator[Batch], steps: int, warmup: int,
     t0 = time.perf_counter()
     for _ in range(warmup):
         step(*next(batches))
-    _sync(device)
+    costs.sync(device)
     warmup_s = time.perf_counter() - t0
     if probe is None:
         probe = MemoryProbe(device)
@@ -373,7 +368,7 @@ def time_steps(step: StepFn, batches: Iterator[Batch], steps: int, warmup: int,
     t0 = time.perf_counter()
     for _ in range(steps):
         total += step(*next(batches)).detach().float()
-    _sync(device)
+    costs.sync(device)
     seconds = time.perf_counter() - t0
     cpu_s = cpu_seconds() - cpu0
     peak = probe.end()
@@ -493,27 +488,27 @@ def loss_costs(s: BenchSettings, device: torch.device, repeats: int = 10) -> dic
     y = torch.randint(0, NUM_CLASSES, (s.batch_size,), device=device)
     with torch.no_grad():
         out = model(x)  # GroupOutput: features (B, n, d), logits (B, n, C), trunk (B, d0)
-    costs = {}
+    timings = {}
     for label, name in ((s.method, None), ("ce", "independent")):
         _, method = build_model(make_config(s, name), device, s.seed)
         leaves = type(out)(*(t.detach().requires_grad_() for t in out))
         method(leaves, y, cfg.rampup)["total"].backward()  # warm-up
-        _sync(device)
+        costs.sync(device)
         t0 = time.perf_counter()
         for _ in range(repeats):
             method(leaves, y, cfg.rampup)["total"].backward()
-        _sync(device)
-        costs[f"loss_ms_{label}"] = 1000 * (time.perf_counter() - t0) / repeats
-    return costs
+        costs.sync(device)
+        timings[f"loss_ms_{label}"] = 1000 * (time.perf_counter() - t0) / repeats
+    return timings
 
 
 def _ms_per_batch(batches: Iterator[Batch], n: int, device: torch.device) -> float:
     next(batches)
-    _sync(device)
+    costs.sync(device)
     t0 = time.perf_counter()
     for _ in range(n):
         next(batches)
-    _sync(device)
+    costs.sync(device)
     return 1000 * (time.perf_counter() - t0) / n
 
 

@@ -39,13 +39,11 @@ from .factory import build
 MATMUL_SIZE = {"cpu": 2048, "cuda": 8192}
 
 
-def train_flops_per_image(cfg: Config, num_classes: int = 100, batch: int = 2,
-                          epoch: int | None = None) -> float:
+def train_flops_per_image(cfg: Config, num_classes: int = 100, batch: int = 2) -> float:
     """FLOPs of one training step (forward + loss + backward) of ``cfg``'s group, per image.
 
-    Counted on the CPU in fp32 on a batch of random 32 x 32 images; the count does not
-    depend on the device or the dtype. ``epoch`` (default: past the ramp-up) only matters
-    for methods whose terms switch on with it.
+    Counted on the CPU in fp32 on a batch of random 32 x 32 images, at the end of the
+    ramp-up (every term on); the count does not depend on the device or the dtype.
     """
     torch.manual_seed(0)
     model, method = build(cfg, num_classes)
@@ -55,7 +53,7 @@ def train_flops_per_image(cfg: Config, num_classes: int = 100, batch: int = 2,
     y = torch.randint(0, num_classes, (batch,))  # (B,)
     counter = FlopCounterMode(display=False)
     with counter:
-        method(model(x), y, cfg.rampup if epoch is None else epoch, x=x)["total"].backward()
+        method(model(x), y, cfg.rampup, x=x)["total"].backward()
     return counter.get_total_flops() / batch
 
 
@@ -73,10 +71,10 @@ def matmul_gflops(device: torch.device | str, dtype: torch.dtype = torch.float32
     b = torch.randn(n, n, generator=g, device=device, dtype=dtype)  # (n, n)
     best = float("inf")
     for i in range(repeats + 1):
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         a @ b
-        _sync(device)
+        sync(device)
         if i:  # the first product is a warm-up
             best = min(best, time.perf_counter() - t0)
     return 2 * n ** 3 / best / 1e9
@@ -88,6 +86,7 @@ def matmul_rates(device: torch.device | str) -> dict[str, float]:
             "bf16": matmul_gflops(device, torch.bfloat16)}
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA); a no-op on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)

@@ -198,8 +198,7 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         warnings.warn("cpu_amp=True on a CPU without native bf16 (no AVX512_BF16 or AMX): bf16 "
                       "is emulated there and usually slower than fp32; drop --cpu-amp",
                       stacklevel=2)
-    channels_last = cfg.channels_last  # same arithmetic, faster oneDNN / cuDNN kernels
-    if channels_last:
+    if cfg.channels_last:  # same arithmetic, faster oneDNN / cuDNN kernels
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, method, cfg)
 
@@ -223,10 +222,10 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
 
     train_loader = data.DeviceLoader(splits.train_x, splits.train_y, cfg.batch_size,
                                      splits.mean, splits.std, device=device, train=True,
-                                     seed=cfg.seed, channels_last=channels_last)
+                                     seed=cfg.seed, channels_last=cfg.channels_last)
     val_loader = data.DeviceLoader(splits.val_x, splits.val_y, cfg.eval_batch_size,
                                    splits.mean, splits.std, device=device, train=False,
-                                   channels_last=channels_last)
+                                   channels_last=cfg.channels_last)
 
     epochs = tqdm(range(start, cfg.epochs), desc=f"{cfg.method} {cfg.arch}", unit="epoch",
                   initial=start, total=cfg.epochs, disable=not progress)

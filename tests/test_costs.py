@@ -6,11 +6,9 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from okddip_edu import costs
 from okddip_edu.config import preset
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
