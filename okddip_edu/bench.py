@@ -69,7 +69,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from . import costs, data, engine
+from . import costs, data, engine, hardware
 from .config import Config, preset
 from .factory import build
 
@@ -110,6 +110,8 @@ class BenchSettings:
     amp: bool | None = None  # bf16 autocast for ours; None: as the engine (CUDA only)
     channels_last: bool = True  # channels_last for ours (the engine's default on every device)
     threads: int | None = None  # torch CPU threads; None: torch's default
+    matmul_size: int | None = None  # side of the square matmul timed for the ceiling; None:
+    # costs.MATMUL_SIZE of the device (2048 CPU, 8192 CUDA)
     seed: int = 0  # weights, data, shuffling and augmentation
     sweep_batch_sizes: tuple[int, ...] = SWEEP_BATCH_SIZES  # --sweep: batch sizes
     sweep_branches: tuple[int, ...] = SWEEP_BRANCHES  # --sweep: numbers of branches
@@ -574,7 +576,7 @@ def run_comparison(s: BenchSettings, log: Callable[[str], None] = print) -> dict
             runs[path].append(m)
             log(f"  repeat {r + 1}/{s.repeats} {path:<9} {m.images_per_s:8.1f} images/s  "
                 f"(warm-up {m.warmup_s:.1f} s, loss {m.loss:.3f})")
-        matmul.append(costs.matmul_rates(device))
+        matmul.append(costs.matmul_rates(device, s.matmul_size))
     paths = {p: summarize_path(ms) for p, ms in runs.items()}
     env["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     return {"benchmark": "training throughput", **env,
@@ -593,22 +595,24 @@ def arithmetic(s: BenchSettings, paths: dict, device: torch.device,
                matmul: list[dict[str, float]]) -> dict:
     """Each path's arithmetic rate against the device's measured matmul rates.
 
-    ``matmul_gflops``: the best fp32 and bf16 matmul rates of ``matmul`` (one measurement
-    per repeat), the most this device delivered; ``gflops``: images/s x training GFLOP per
+    ``matmul_gflops``: the best matmul rate per dtype over ``matmul`` (one measurement per
+    repeat), the most this device delivered: fp32 always, bf16 only where it is native
+    (``matmul_skipped`` says why it is missing); ``gflops``: images/s x training GFLOP per
     image (:mod:`okddip_edu.costs`; the same arithmetic for every path of the method, CE
-    only differs by the loss); ``share_of_fp32`` / ``share_of_bf16``: that rate over the
-    matmul rate; ``fp32_bound_ours/reference``: the fp32 matmul rate over the reference's
-    arithmetic rate, the most any fp32 rewrite of ``ours`` could gain over ``reference``.
+    only differs by the loss); ``share_of_fp32`` (and ``share_of_bf16``): that rate over
+    the matmul rate; ``fp32_bound_ours/reference``: the fp32 matmul rate over the
+    reference's arithmetic rate, the most any fp32 rewrite of ``ours`` could gain.
     """
     per_image = costs.train_flops_per_image(make_config(s), NUM_CLASSES) / 1e9
     peak = {k: max(m[k] for m in matmul) for k in matmul[0]}
     rates = {p: paths[p]["images_per_s"] * per_image for p in PATHS}
+    skipped = costs.bf16_skipped(device)
     return {"train_gflop_per_image": per_image, "matmul_gflops": peak,
             "matmul_gflops_per_repeat": matmul,
-            "matmul_size": costs.MATMUL_SIZE.get(device.type),
+            "matmul_size": s.matmul_size or costs.MATMUL_SIZE.get(device.type),
+            "matmul_skipped": {"bf16": skipped} if skipped else {},
             "gflops": rates,
-            "share_of_fp32": {p: r / peak["fp32"] for p, r in rates.items()},
-            "share_of_bf16": {p: r / peak["bf16"] for p, r in rates.items()},
+            **{f"share_of_{k}": {p: r / v for p, r in rates.items()} for k, v in peak.items()},
             "fp32_bound_ours/reference": peak["fp32"] / rates["reference"]}
 
 
@@ -646,11 +650,15 @@ def format_comparison(result: dict) -> str:
 def format_arithmetic(a: dict) -> list[str]:
     """Lines: each path's GFLOP/s against the device's measured matmul rates."""
     peak = a["matmul_gflops"]
-    shares = ", ".join(f"{p} {a['gflops'][p]:.1f} ({100 * a['share_of_fp32'][p]:.0f} % of "
-                       f"fp32, {100 * a['share_of_bf16'][p]:.0f} % of bf16)" for p in PATHS)
+    shares = ", ".join(
+        f"{p} {a['gflops'][p]:.1f} ("
+        + ", ".join(f"{100 * a['share_of_' + k][p]:.0f} % of {k}" for k in peak) + ")"
+        for p in PATHS)
+    measured = ", ".join(f"{k} {v:.1f}" for k, v in peak.items())
+    skipped = [f"{k} not measured: {why}" for k, why in a.get("matmul_skipped", {}).items()]
     return [f"arithmetic: {a['train_gflop_per_image']:.3f} GFLOP per image per training step; "
-            f"measured matmul rate (best of the repeats): fp32 {peak['fp32']:.1f}, "
-            f"bf16 {peak['bf16']:.1f} GFLOP/s",
+            f"measured matmul rate (best of the repeats): {measured} GFLOP/s",
+            *skipped,
             f"GFLOP/s: {shares}",
             f"fp32 bound: no fp32 path can beat the reference by more than "
             f"{a['fp32_bound_ours/reference']:.2f}x here (fp32 matmul rate / reference's rate)"]
@@ -781,6 +789,8 @@ def command_line(s: BenchSettings, sweep: bool, out: str | Path, name: str) -> s
         parts.append("--compile")
     if s.threads:
         parts.append(f"--threads {s.threads}")
+    if s.matmul_size:
+        parts.append(f"--matmul-size {s.matmul_size}")
     if sweep:
         parts += ["--sweep", "--sweep-batch-sizes", *map(str, s.sweep_batch_sizes),
                   "--sweep-branches", *map(str, s.sweep_branches)]
@@ -789,8 +799,10 @@ def command_line(s: BenchSettings, sweep: bool, out: str | Path, name: str) -> s
 
 def check(s: BenchSettings, sweep: bool = False) -> None:
     """Raise ``ValueError`` for settings that cannot run, naming the flag."""
-    for name in ("steps", "batch_size", "repeats", "images", "branches", "width"):
+    for name in ("steps", "batch_size", "repeats", "images", "branches", "width", "matmul_size"):
         v = getattr(s, name)
+        if name == "matmul_size" and v is None:
+            continue
         if not isinstance(v, int) or v < 1:
             raise ValueError(f"--{name.replace('_', '-')}={v!r} is not valid; it must be >= 1")
     sizes = (s.batch_size, *s.sweep_batch_sizes) if sweep else (s.batch_size,)
@@ -824,6 +836,10 @@ def _run_command(args: argparse.Namespace, s: BenchSettings) -> int:
     if args.sweep:
         return _sweep_command(s, out, name)
     print(f"benchmarking {', '.join(PATHS)} on {s.device} ({s.repeats} repeat(s))", flush=True)
+    if s.amp and not hardware.native_bf16(s.device):
+        print(f"warning: --amp on {s.device} without native bf16 "
+              f"({costs.bf16_skipped(s.device)}): ours runs emulated bf16, usually slower than "
+              "fp32", flush=True)
     result = run_comparison(s, log=lambda m: print(m, flush=True))
     result["command"] = command_line(s, False, out, name)
     print(format_comparison(result))
@@ -887,6 +903,9 @@ def register(subparsers) -> None:
                    default=d.channels_last,
                    help="channels_last for ours (default: on, as the engine on every device)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--matmul-size", type=int,
+                   help="side of the square matmul timed for the arithmetic ceiling "
+                   "(default: 2048 on CPU, 8192 on CUDA)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--sweep", action="store_true",
                    help="measure ours against batch size and branches; write CSV + PNG")

@@ -5,8 +5,8 @@ Two numbers put a throughput in perspective:
 - the **FLOPs of one training step per image**: forward, loss and backward of the whole
   group, counted by ``torch.utils.flop_counter`` (matmuls and convolutions; a multiply-add
   is 2 FLOPs; batch norm, activations and the optimizer are not counted);
-- the **dense matmul rate** of the device: GFLOP/s of a large square ``A @ B`` in fp32 and
-  in bf16, measured here. It is the practical ceiling for that arithmetic in the same
+- the **dense matmul rate** of the device: GFLOP/s of a large square ``A @ B`` in fp32 and,
+  where the device runs it natively, in bf16, measured here. It is the practical ceiling for that arithmetic in the same
   dtype: small convolutions run below it, not above.
 
 A training path that reaches ``r`` images/s does ``r x FLOP/image`` FLOP/s, and its share
@@ -31,6 +31,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from . import hardware
 from .config import Config
 from .factory import build
 
@@ -80,10 +81,29 @@ def matmul_gflops(device: torch.device | str, dtype: torch.dtype = torch.float32
     return 2 * n ** 3 / best / 1e9
 
 
-def matmul_rates(device: torch.device | str) -> dict[str, float]:
-    """The device's measured matmul rate in GFLOP/s: ``{"fp32": ..., "bf16": ...}``."""
-    return {"fp32": matmul_gflops(device, torch.float32),
-            "bf16": matmul_gflops(device, torch.bfloat16)}
+def matmul_rates(device: torch.device | str, size: int | None = None,
+                 repeats: int = 5) -> dict[str, float]:
+    """The device's measured matmul rate in GFLOP/s: ``{"fp32": ..., "bf16": ...}``.
+
+    bf16 is measured only where the device runs it natively (:func:`bf16_skipped` says why
+    not otherwise): emulated bf16 on an AVX2-only CPU takes about 30 s for one 2048 x 2048
+    product, and its rate is no ceiling for anything the engine runs by default.
+    """
+    rates = {"fp32": matmul_gflops(device, torch.float32, size, repeats)}
+    if bf16_skipped(device) is None:
+        rates["bf16"] = matmul_gflops(device, torch.bfloat16, size, repeats)
+    return rates
+
+
+def bf16_skipped(device: torch.device | str) -> str | None:
+    """Why the bf16 matmul rate is not measured on ``device``; None when it is."""
+    device = torch.device(device)
+    if hardware.native_bf16(device):
+        return None
+    if device.type == "cpu":
+        return ("bf16 is not native on this CPU (no AVX512_BF16 or AMX: "
+                f"{hardware.describe_cpu()}); emulated bf16 is no ceiling worth timing")
+    return f"bf16 is not native on {device} (compute capability below 8.0)"
 
 
 def sync(device: torch.device) -> None:

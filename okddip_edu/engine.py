@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import __version__, data
+from . import __version__, data, hardware
 from .checkpoint import FORMAT, CheckpointError, load_checkpoint, restore, save_atomic
 from .config import Config
 from .factory import build
@@ -103,14 +103,6 @@ def sgd_kernel(device: torch.device) -> dict:
     return {"fused": True} if device.type == "cuda" and has_fused_sgd() else {}
 
 
-def cpu_has_native_bf16() -> bool | None:
-    """Whether oneDNN runs bf16 natively on this CPU (AVX512_BF16 or AMX); None: unknown."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a private op: absent from some builds
-        return None
-
-
 def autocast(device: torch.device, enabled: bool, cpu: bool = False):
     """bf16 autocast on CUDA when ``enabled``; on the CPU too only when ``cpu`` is set
     (it changes CPU numerics, so the engine leaves it off there)."""
@@ -159,7 +151,7 @@ def versions() -> dict[str, str]:
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"cpu ({hardware.cpu_model()}, {torch.get_num_threads()} threads)"
 
 
 def _check_resumable(saved: dict, cfg: Config) -> None:
@@ -194,7 +186,7 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
     model.to(device)
     method.to(device)
     cpu_amp = cfg.cpu_amp and not use_cuda  # the opt-in bf16 path on the CPU
-    if cpu_amp and cpu_has_native_bf16() is False:
+    if cpu_amp and hardware.native_bf16("cpu") is False:
         warnings.warn("cpu_amp=True on a CPU without native bf16 (no AVX512_BF16 or AMX): bf16 "
                       "is emulated there and usually slower than fp32; drop --cpu-amp",
                       stacklevel=2)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from okddip_edu import data, engine
+from okddip_edu import data, engine, hardware
 from okddip_edu.checkpoint import CheckpointError, load_checkpoint, restore
 from okddip_edu.config import Config, preset
 from okddip_edu.engine import TrainingDiverged, fit, learning_rate
@@ -122,7 +122,7 @@ def test_channels_last_is_the_default_layout_and_only_a_layout(toy):
 
 
 def test_cpu_amp_warns_where_bf16_is_emulated(toy, monkeypatch):
-    monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(hardware, "native_bf16", lambda device="cpu": False)
     with pytest.warns(UserWarning, match="without native bf16"):
         fit(tiny(epochs=1, cpu_amp=True), splits=toy, progress=False)
 

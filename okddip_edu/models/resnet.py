@@ -6,7 +6,12 @@ One residual block computes ``y = ReLU(F(x) + shortcut(x))`` where ``F`` is
 - Bottleneck:  conv1x1 -> BN -> ReLU -> conv3x3 -> BN -> ReLU -> conv1x1 -> BN
   with an inner width of ``planes * widen`` and out = ``planes * 4``
 
-and the shortcut is the identity, or conv1x1 + BN when the shape changes.
+and the shortcut is the identity, or conv1x1 + BN when the shape changes. A strided 1x1
+convolution is computed as a subsample followed by a stride-1 1x1 convolution
+(:class:`PointwiseDownsample`): the same function with the same weight, but it never reaches
+oneDNN's strided 1x1 backward kernel, which on AVX2-only CPUs writes out of bounds in
+channels_last when a layer has fewer input channels than the kernel's block (a crash, a hang,
+or silently wrong weight gradients; uxlfoundation/oneDNN issue 6035).
 
 A network is a stem, stages of blocks, and global average pooling. The trunk is the stem and
 the first ``split`` stages; each branch owns the remaining stages and the pooling.
@@ -22,6 +27,7 @@ the first ``split`` stages; each branch owns the remaining stages and the poolin
 from __future__ import annotations
 
 from torch import nn
+from torch.nn import functional as F
 
 from .group import Backbone
 
@@ -67,10 +73,34 @@ class Bottleneck(nn.Module):
         return self.relu(y + self.shortcut(x))
 
 
+class PointwiseDownsample(nn.Conv2d):
+    """A 1x1 convolution with stride ``s``, as subsample-then-convolve:
+
+        y[:, :, i, j] = W x[:, :, s i, s j]          W: (out, in, 1, 1), no bias
+
+    The subsample is ``avg_pool2d`` with a 1 x 1 window and stride ``s`` (it keeps every s-th
+    pixel and the memory format, and was as fast as the strided convolution here); the
+    convolution then runs with stride 1. Same parameter and the same state-dict key as
+    ``nn.Conv2d(in, out, 1, s, bias=False)``, so checkpoints and initialisation are unchanged.
+    """
+
+    def __init__(self, in_ch: int, out: int, stride: int):
+        super().__init__(in_ch, out, 1, bias=False)
+        self.subsample = stride  # keep every subsample-th row and column
+
+    def forward(self, x):
+        if self.subsample > 1:
+            x = F.avg_pool2d(x, 1, self.subsample)  # (B, in, H/s, W/s)
+        return super().forward(x)  # (B, out, H/s, W/s)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, subsample={self.subsample}"
+
+
 def _shortcut(in_ch: int, out: int, stride: int) -> nn.Module:
     if stride == 1 and in_ch == out:
         return nn.Identity()
-    return nn.Sequential(nn.Conv2d(in_ch, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+    return nn.Sequential(PointwiseDownsample(in_ch, out, stride), nn.BatchNorm2d(out))
 
 
 def _stage(block, in_ch: int, planes: int, blocks: int, stride: int, widen: int):
