@@ -48,7 +48,7 @@ def add_config_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) 
             continue
         flag = "--" + f.name.replace("_", "-")
         help_ = helps.get(f.name, "")
-        if f.type in ("bool",) or isinstance(f.default, bool):
+        if f.type in ("bool", "bool | None") or isinstance(f.default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                                help=help_)
         elif f.name == "milestones":

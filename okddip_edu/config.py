@@ -12,8 +12,14 @@ Presets
 - ``paper``: the spec's CIFAR setting: SGD Nesterov lr 0.1, weight decay 5e-4, batch 128,
   300 epochs, lr x0.1 at epochs 150 and 225, T = 3, ramp-up 80, ResNet-32 on CIFAR-100.
 - ``quick``: a real run on the offline ``cifar10-5k`` subset that ends in a few minutes on
-  2 CPU cores (ResNet-8, cosine schedule, ramp-up scaled to the short run).
+  2 CPU cores (ResNet-8, cosine schedule, ramp-up scaled to the short run). It drops the
+  last partial batch, as its committed results were trained.
 - ``smoke``: seconds; for tests and CI.
+
+Defaults follow the authors' released code; every place where we differ from it, or where
+the released code differs between its own scripts, is a field (``ramp``, ``init``,
+``dropout``, ``vgg_feature``, ``densenet_*``, ``leader_in_peers``, ``drop_last``,
+``released_diversity``; the README's fidelity table lists them).
 """
 
 from __future__ import annotations
@@ -36,7 +42,12 @@ SCHEDULES = ("multistep", "cosine")
 DML_TARGETS = ("mean-logits", "pairwise-kl")
 AGGREGATE_SPACES = ("logits", "probs")
 DEVICES = ("auto", "cpu", "cuda")
+INITS = ("released", "kaiming-fan-out")
+VGG_FEATURES = ("conv", "mlp")
 PRESETS = ("paper", "quick", "smoke")
+
+# Methods whose released script does not ramp its distillation up (train_DML.py, train_kd.py).
+UNRAMPED = ("dml", "kd")
 
 # The layout each method is defined with in the paper (section 7 of the spec).
 DEFAULT_LAYOUT = {
@@ -53,23 +64,32 @@ class Config:
     npz: str | None = None  # cifar10-5k .npz path; None: $OKDDIP_CIFAR10_5K, then torchvision files
     val_size: int = 1000  # cifar10-5k: images held out for validation (stratified, fixed)
     train_subset: int | None = None  # use only the first N training images (None: all)
+    drop_last: bool = False  # drop the last partial training batch (released code: keeps it)
     # --- model ---
     arch: str = "resnet32"  # one of ARCHITECTURES
     width: int = 16  # ResNet/WRN base width (16 is the paper's); smaller is faster on CPU
     layout: str | None = None  # single | branch | network; None: the method's own layout
     branches: int = 4  # n = m + 1 branches in all (OKDDip: m auxiliary peers + 1 leader)
+    init: str = "released"  # released (each network as the released code) | kaiming-fan-out
+    dropout: float | None = None  # VGG MLP dropout; None: released (0.5 branch layout, else 0)
+    vgg_feature: str = "conv"  # VGG feature h: conv (block 5 output, released) | mlp (after MLP)
+    densenet_leader_bn: bool = False  # DenseNet OKDDip leader: final BN+ReLU (released: no)
+    densenet_shared_block: bool = False  # DenseNet: all branches share one dense3 (released bug)
     # --- method ---
     method: str = "okddip"  # one of METHODS
     temperature: float = 3.0  # T of every distillation term
     alpha: float = 1.0  # weight of the distillation terms
     rampup: int = 80  # L: epochs of the ramp-up w(e) = exp(-5 (1 - min(e, L)/L)^2); 0: none
+    ramp: bool | None = None  # distillation x w(e); None: as released (dml, kd: no; others: yes)
     detach: bool = False  # stop the gradient at every distillation target (released code: no)
     aggregation: str = "attention"  # OKDDip first level: attention | mean | gate | none
     second_level: bool = True  # OKDDip: the leader learns from the peer ensemble
     mask_diagonal: bool = False  # OKDDip attention: a peer is excluded from its own target
+    leader_in_peers: bool = False  # OKDDip: leader in the peer set (released DenseNet bug)
     aggregate: str = "logits"  # OKDDip: aggregate peer logits (released code) or probs
     attention_factor: int = 8  # W_q, W_k project d -> d / factor
     dml_target: str = "mean-logits"  # DML: mean of others' logits | pairwise-kl (paper)
+    released_diversity: bool = False  # independent/cl-ilr/one: diversity of branches 0..n-2
     teacher: str | None = None  # kd: run directory of a trained teacher
     # --- optimisation ---
     epochs: int = 300  # training epochs
@@ -99,6 +119,11 @@ class Config:
     def resolved_layout(self) -> str:
         """The layout actually built: the field, or the method's own layout."""
         return self.layout or DEFAULT_LAYOUT[self.method]
+
+    @property
+    def resolved_ramp(self) -> bool:
+        """Whether distillation is scaled by w(e): the field, or the released script's way."""
+        return self.ramp if self.ramp is not None else self.method not in UNRAMPED
 
     @property
     def num_branches(self) -> int:
@@ -177,10 +202,19 @@ def validate(cfg: Config) -> None:
     _number("momentum", cfg.momentum, low=0.0, high=1.0)
     _number("weight_decay", cfg.weight_decay, low=0.0)
     _number("gamma", cfg.gamma, low=0.0, high=1.0, low_open=True)
-    for name in ("amp", "channels_last", "cpu_amp", "detach", "second_level", "mask_diagonal"):
+    for name in ("amp", "channels_last", "cpu_amp", "detach", "second_level", "mask_diagonal",
+                 "drop_last", "densenet_leader_bn", "densenet_shared_block", "leader_in_peers",
+                 "released_diversity"):
         value = getattr(cfg, name)
         if not isinstance(value, bool):
             raise ValueError(f"{name}={value!r} is not valid; use True or False")
+    if cfg.ramp is not None and not isinstance(cfg.ramp, bool):
+        raise ValueError(f"ramp={cfg.ramp!r} is not valid; use True, False or None (as released)")
+    _choice("init", cfg.init, INITS)
+    _choice("vgg_feature", cfg.vgg_feature, VGG_FEATURES)
+    if cfg.dropout is not None:
+        _number("dropout", cfg.dropout, low=0.0, high=0.99)
+    _check_fidelity_switches(cfg)
     if not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in cfg.milestones):
         raise ValueError(f"milestones={cfg.milestones!r} is not valid; use positive epoch numbers")
     if any(a >= b for a, b in zip(cfg.milestones, cfg.milestones[1:])):
@@ -212,6 +246,29 @@ def validate(cfg: Config) -> None:
                          "of a trained teacher (okddip-edu train ... --out DIR)")
 
 
+def _check_fidelity_switches(cfg: Config) -> None:
+    """Network- and method-specific switches are errors where they would be ignored."""
+    only = {  # field: (is it set?, where it applies, what applies)
+        "dropout": (cfg.dropout is not None, cfg.arch == "vgg16", "arch='vgg16'"),
+        "vgg_feature": (cfg.vgg_feature != "conv", cfg.arch == "vgg16", "arch='vgg16'"),
+        "densenet_shared_block": (cfg.densenet_shared_block, cfg.arch == "densenet40-12"
+                                  and cfg.resolved_layout == "branch",
+                                  "arch='densenet40-12' with layout='branch'"),
+        "densenet_leader_bn": (cfg.densenet_leader_bn, cfg.arch == "densenet40-12"
+                               and cfg.method == "okddip" and cfg.resolved_layout == "branch",
+                               "arch='densenet40-12', method='okddip', layout='branch'"),
+        "leader_in_peers": (cfg.leader_in_peers, cfg.method == "okddip", "method='okddip'"),
+        "released_diversity": (cfg.released_diversity,
+                               cfg.method in ("independent", "cl-ilr", "one"),
+                               "method='independent', 'cl-ilr' or 'one'"),
+    }
+    for name, (given, applies, where) in only.items():
+        if given and not applies:
+            raise ValueError(f"{name}={getattr(cfg, name)!r} is not valid here: it applies "
+                             f"only with {where} (got arch={cfg.arch!r}, method="
+                             f"{cfg.method!r}, layout={cfg.resolved_layout!r})")
+
+
 # Presets --------------------------------------------------------------------------------
 _PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(
@@ -221,11 +278,12 @@ _PRESETS: dict[str, dict[str, Any]] = {
     ),
     "quick": dict(
         dataset="cifar10-5k", arch="resnet8", width=16, epochs=12, batch_size=64, lr=0.05,
-        schedule="cosine", rampup=4, temperature=3.0, alpha=1.0,
+        schedule="cosine", rampup=4, temperature=3.0, alpha=1.0, drop_last=True,
     ),
     "smoke": dict(
         dataset="cifar10-5k", arch="resnet8", width=4, epochs=2, batch_size=64, lr=0.05,
         schedule="cosine", rampup=1, train_subset=256, val_size=100, eval_batch_size=100,
+        drop_last=True,
     ),
 }
 

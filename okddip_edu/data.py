@@ -286,9 +286,12 @@ class DeviceLoader:
         self.epoch = epoch
 
     def __len__(self) -> int:
+        """Full batches, plus the last partial one unless ``drop_last``. A partial batch of
+        a single image is always dropped when training: BatchNorm cannot normalise it."""
         n = len(self.y)
-        full = n // self.batch_size
-        return full if self.drop_last or n % self.batch_size == 0 else full + 1
+        full, rest = divmod(n, self.batch_size)
+        keep = rest > 1 or (rest == 1 and not self.train)
+        return full if self.drop_last or not keep else full + 1
 
     def __iter__(self):
         n = len(self.y)

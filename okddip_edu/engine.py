@@ -132,7 +132,8 @@ def evaluate(model: nn.Module, method: Method, loader, device: torch.device,
     """Every validation metric of ``model`` + ``method`` over ``loader``."""
     model.eval()
     method.eval()
-    ev = Evaluator(peers=method.peers, leader=method.leader)
+    ev = Evaluator(peers=method.peers, leader=method.leader,
+                   diversity=method.diversity_branches)
     for x, y in loader:
         with autocast(device, amp, cpu=cpu_amp):
             out = model(x)
@@ -214,7 +215,8 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
 
     train_loader = data.DeviceLoader(splits.train_x, splits.train_y, cfg.batch_size,
                                      splits.mean, splits.std, device=device, train=True,
-                                     seed=cfg.seed, channels_last=cfg.channels_last)
+                                     seed=cfg.seed, drop_last=cfg.drop_last,
+                                     channels_last=cfg.channels_last)
     val_loader = data.DeviceLoader(splits.val_x, splits.val_y, cfg.eval_batch_size,
                                    splits.mean, splits.std, device=device, train=False,
                                    channels_last=cfg.channels_last)

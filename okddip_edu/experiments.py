@@ -76,8 +76,14 @@ DEFAULT_SEEDS = {"methods": 3}  # every other suite: 2
 # Config fields that do not change what a run computes (excluded from its identity).
 _NOT_IDENTITY = {"device", "eval_batch_size", "data_root", "npz", "preset"}
 # Fields added after results were first recorded: part of a run's identity only when they
-# differ from their default, so existing run directories keep their names.
-_IDENTITY_IF_CHANGED = {"cpu_amp": False}
+# differ from what those runs computed, so existing run directories keep their names.
+# ``ramp`` counts by its resolved value: every method used to ramp, so a DML run without it
+# is a new run.
+_IDENTITY_IF_CHANGED = {
+    "cpu_amp": False, "drop_last": True, "init": "released", "dropout": None,
+    "vgg_feature": "conv", "densenet_leader_bn": False, "densenet_shared_block": False,
+    "leader_in_peers": False, "released_diversity": False, "ramp": True,
+}
 
 
 @dataclass
@@ -91,7 +97,8 @@ class Job:
 
 def run_key(cfg: Config) -> str:
     """A short, stable name for what a config computes (same config -> same directory)."""
-    ident = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_IDENTITY
+    fields = {**cfg.to_dict(), "ramp": cfg.resolved_ramp}
+    ident = {k: v for k, v in fields.items() if k not in _NOT_IDENTITY
              and not (k in _IDENTITY_IF_CHANGED and v == _IDENTITY_IF_CHANGED[k])}
     digest = hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:10]
     return f"{cfg.method}-{cfg.arch}-{cfg.dataset}-seed{cfg.seed}-{digest}"

@@ -19,20 +19,69 @@ from .config import Config
 from .methods import Method
 
 
+def network_options(cfg: Config) -> dict:
+    """The switches of ``cfg``'s network, resolved as the released code sets them."""
+    if cfg.arch == "vgg16":
+        dropout = cfg.dropout
+        if dropout is None:  # released: 0.5 in the branch models, 0 in vgg.py
+            dropout = 0.5 if cfg.resolved_layout == "branch" else 0.0
+        return {"dropout": dropout, "feature": cfg.vgg_feature}
+    if cfg.arch == "densenet40-12":
+        return {"leader_bn": cfg.densenet_leader_bn, "shared_block": cfg.densenet_shared_block}
+    return {}
+
+
 def build_model(cfg: Config, num_classes: int) -> nn.Module:
     scale = methods.REGISTRY[cfg.method].trunk_grad_scale(cfg.num_branches)
+    leader = cfg.method == "okddip" and cfg.resolved_layout == "branch"
+    conv_init = "fan_out" if cfg.init == "kaiming-fan-out" else None  # None: per network
     return models.build(cfg.arch, num_classes, cfg.num_branches, cfg.resolved_layout,
-                        width=cfg.width, trunk_grad_scale=scale)
+                        width=cfg.width, trunk_grad_scale=scale, leader=leader,
+                        conv_init=conv_init, **network_options(cfg))
+
+
+def init_linear(cfg: Config, model: nn.Module, method: nn.Module) -> None:
+    """Linear layers as the released code of ``cfg``'s network and layout leaves them.
+
+    - VGG-16: every Linear N(0, 0.01), biases 0, except that ``vgg_GL.py`` (OKDDip, branch
+      layout) leaves the MLP's biases at PyTorch's default and the network layout
+      (``MultiNet.py``) leaves OKDDip's W_q, W_k at PyTorch's default;
+    - DenseNet-40-12: classifier (and ONE gate) biases 0, weights PyTorch's default;
+    - the ResNets: PyTorch's default.
+
+    ``cfg.init == "kaiming-fan-out"`` keeps PyTorch's default everywhere.
+    """
+    if cfg.init != "released":
+        return
+    layout = cfg.resolved_layout
+    if cfg.arch == "vgg16":
+        zero_bias = not (cfg.method == "okddip" and layout == "branch")
+        _linear(model, std=0.01, zero_bias=zero_bias)
+        if layout == "branch":  # W_q, W_k (vgg_GL.py), ONE's gate (vgg_one.py)
+            _linear(method, std=0.01, zero_bias=True)
+    elif cfg.arch == "densenet40-12":
+        _linear(model, std=None, zero_bias=True)
+        _linear(method, std=None, zero_bias=True)
+
+
+def _linear(module: nn.Module, std: float | None, zero_bias: bool) -> None:
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            if std is not None:
+                nn.init.normal_(m.weight, 0.0, std)
+            if zero_bias and m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def build_method(cfg: Config, num_classes: int) -> Method:
-    bb = models.backbone(cfg.arch, cfg.width)
+    bb = models.backbone(cfg.arch, cfg.width, **network_options(cfg))
     common = dict(temperature=cfg.temperature, alpha=cfg.alpha, rampup=cfg.rampup,
-                  detach=cfg.detach)
+                  detach=cfg.detach, ramp=cfg.ramp)
     if cfg.method == "okddip":
         common.update(aggregation=cfg.aggregation, second_level=cfg.second_level,
                       mask_diagonal=cfg.mask_diagonal, aggregate=cfg.aggregate,
-                      attention_factor=cfg.attention_factor)
+                      attention_factor=cfg.attention_factor,
+                      leader_in_peers=cfg.leader_in_peers)
     elif cfg.method == "dml":
         common.update(target=cfg.dml_target)
     elif cfg.method == "kd":
@@ -41,13 +90,18 @@ def build_method(cfg: Config, num_classes: int) -> Method:
             raise ValueError(f"teacher was trained on {teacher_cfg.dataset!r}, the student "
                              f"trains on {cfg.dataset!r}; they must match")
         common.update(teacher=teacher, teacher_leader=teacher_method.leader)
-    return methods.build(cfg.method, num_classes, cfg.num_branches, feature_dim=bb.feature_dim,
-                         trunk_dim=bb.trunk_dim, **common)
+    method = methods.build(cfg.method, num_classes, cfg.num_branches,
+                           feature_dim=bb.feature_dim, trunk_dim=bb.trunk_dim, **common)
+    if cfg.released_diversity:  # train_one.py measures branches 0..n-2 only
+        method.diversity_branches = list(range(cfg.num_branches - 1))
+    return method
 
 
 def build(cfg: Config, num_classes: int) -> tuple[nn.Module, Method]:
     """A fresh model and method for ``cfg`` (seed torch first for reproducible weights)."""
-    return build_model(cfg, num_classes), build_method(cfg, num_classes)
+    model, method = build_model(cfg, num_classes), build_method(cfg, num_classes)
+    init_linear(cfg, model, method)
+    return model, method
 
 
 def num_classes_of(dataset: str) -> int:

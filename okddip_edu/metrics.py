@@ -97,6 +97,7 @@ class Evaluator:
 
     peers: list[int]  # branches forming the peer ensemble
     leader: int | None  # the deployed branch; None: mean over branches
+    diversity: list[int] | None = None  # branches whose diversity is measured; None: peers
     count: int = 0
     sums: dict[str, torch.Tensor] = field(default_factory=dict)
     weight_chunks: list[torch.Tensor] = field(default_factory=list)
@@ -118,8 +119,9 @@ class Evaluator:
         t1, t5 = topk_correct(peer_logits.mean(dim=1), y)
         self._add("top1_ens", t1)
         self._add("top5_ens", t5)
-        if len(self.peers) > 1:
-            for k, v in pairwise_diversity(F.softmax(peer_logits, dim=-1)).items():
+        diverse = logits[:, self.diversity] if self.diversity is not None else peer_logits
+        if diverse.shape[1] > 1:
+            for k, v in pairwise_diversity(F.softmax(diverse, dim=-1)).items():
                 self._add(k, v)
         if weights is not None:
             self.weight_chunks.append(weights.detach().float().cpu())

@@ -13,8 +13,10 @@ r"""What every online-distillation method is: a module from model output to name
 - ``weights(out)`` returns the aggregation weights (attention (B, m, m) or gate (B, n)) so
   the engine can log them, or None.
 
-Every distillation term is scaled by ``alpha * w(epoch)``, the ramp-up of the released code,
-and every target can be detached (``detach=True``; the released code detaches nothing).
+Every distillation term is scaled by ``alpha * w(epoch)`` when ``ramp`` is on (the ramp-up
+of the released OKDDip, ONE, CL-ILR and independent scripts) and by ``alpha`` alone when it
+is off (the released DML and KD scripts: ``config.UNRAMPED``). Every target can be
+detached (``detach=True``; the released code detaches nothing).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import UNRAMPED
 from ..losses import ramp_up
 from ..models import GroupOutput
 
@@ -31,13 +34,15 @@ class Method(nn.Module):
     name = "method"
 
     def __init__(self, branches: int, temperature: float = 3.0, alpha: float = 1.0,
-                 rampup: int = 80, detach: bool = False):
+                 rampup: int = 80, detach: bool = False, ramp: bool | None = None):
         super().__init__()
         self.branches = branches  # n: branches in the model
         self.temperature = temperature  # T
         self.alpha = alpha  # weight of the distillation terms
         self.rampup = rampup  # L of the ramp-up
         self.detach = detach  # stop-gradient on targets
+        self.ramp = self.name not in UNRAMPED if ramp is None else ramp  # scale by w(e)?
+        self.diversity_branches: list[int] | None = None  # None: the peers (see metrics)
 
     # Roles -----------------------------------------------------------------------------
     @property
@@ -55,8 +60,8 @@ class Method(nn.Module):
 
     # Helpers ---------------------------------------------------------------------------
     def weight(self, epoch: int) -> float:
-        """alpha * w(epoch): the weight of the distillation terms at this epoch."""
-        return self.alpha * ramp_up(epoch, self.rampup)
+        """alpha * w(epoch) (alpha alone without the ramp): the distillation weight now."""
+        return self.alpha * (ramp_up(epoch, self.rampup) if self.ramp else 1.0)
 
     @staticmethod
     def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,8 @@
 r"""Classic knowledge distillation (Hinton et al. 2015) from a frozen, pretrained teacher.
 
-    L = CE(z_s, y) + alpha w(e) KL_T(z_teacher -> z_s)
+    L = CE(z_s, y) + alpha KL_T(z_teacher -> z_s)
+
+as the released ``train_kd.py`` (no ramp-up; ``ramp=True`` multiplies the KL term by w(e)).
 
 The teacher is any trained run of this package (its run directory); its prediction is its
 leader's logits, or the mean of its branches' logits when it has no leader.

@@ -18,35 +18,47 @@ from .group import Backbone, GroupOutput, make_group
 from .resnet import cifar_resnet, cifar_resnet_bottleneck, imagenet_resnet34
 from .vgg import vgg16
 
-# name -> (width -> Backbone). ``width`` is the ResNet/WRN base width; others ignore it.
-BACKBONES: dict[str, Callable[[int], Backbone]] = {
-    "resnet8": lambda w: cifar_resnet(8, w),
-    "resnet14": lambda w: cifar_resnet(14, w),
-    "resnet20": lambda w: cifar_resnet(20, w),
-    "resnet32": lambda w: cifar_resnet(32, w),
-    "resnet110": lambda w: cifar_resnet_bottleneck(110, w),
-    "wrn20-8": lambda w: cifar_resnet_bottleneck(20, w, widen=8),
-    "vgg16": lambda w: vgg16(),
-    "densenet40-12": lambda w: densenet_bc(depth=40, growth=12),
-    "resnet34": lambda w: imagenet_resnet34(),
+# name -> (width, options -> Backbone). ``width`` is the ResNet/WRN base width; ``options``
+# are the network-specific switches (VGG: dropout, feature; DenseNet: leader_bn,
+# shared_block); a backbone rejects options it does not have.
+BACKBONES: dict[str, Callable[..., Backbone]] = {
+    "resnet8": lambda w, **o: cifar_resnet(8, w, **o),
+    "resnet14": lambda w, **o: cifar_resnet(14, w, **o),
+    "resnet20": lambda w, **o: cifar_resnet(20, w, **o),
+    "resnet32": lambda w, **o: cifar_resnet(32, w, **o),
+    "resnet110": lambda w, **o: cifar_resnet_bottleneck(110, w, **o),
+    "wrn20-8": lambda w, **o: cifar_resnet_bottleneck(20, w, widen=8, **o),
+    "vgg16": lambda w, **o: vgg16(**o),
+    "densenet40-12": lambda w, **o: densenet_bc(depth=40, growth=12, **o),
+    "resnet34": lambda w, **o: imagenet_resnet34(**o),
 }
 assert tuple(BACKBONES) == ARCHITECTURES
 
 
-def backbone(name: str, width: int = 16) -> Backbone:
+def backbone(name: str, width: int = 16, **options) -> Backbone:
+    """Architecture ``name`` cut into trunk and branch; ``options``: its own switches."""
     if name not in BACKBONES:
         raise ValueError(f"arch={name!r} is not valid; choose one of: {', '.join(BACKBONES)}")
-    return BACKBONES[name](width)
+    try:
+        return BACKBONES[name](width, **options)
+    except TypeError as err:  # an option this network does not have
+        raise ValueError(f"{name} does not take the option(s) {sorted(options)}: {err}") from None
 
 
 def build(name: str, num_classes: int = 100, branches: int = 4, layout: str = "branch",
-          width: int = 16, trunk_grad_scale: float = 1.0) -> nn.Module:
-    """Build architecture ``name`` as a group of ``branches`` peers in ``layout``."""
+          width: int = 16, trunk_grad_scale: float = 1.0, *, leader: bool = False,
+          conv_init: str | None = None, **options) -> nn.Module:
+    """Build architecture ``name`` as a group of ``branches`` peers in ``layout``.
+
+    ``leader``: the last branch is an OKDDip group leader; ``conv_init``: Kaiming mode of the
+    convolutions (None: the network's released one); ``options``: see :func:`backbone`.
+    """
     if layout not in LAYOUTS:
         raise ValueError(f"layout={layout!r} is not valid; choose one of: {', '.join(LAYOUTS)}")
     if not isinstance(branches, int) or branches < 1:
         raise ValueError(f"branches={branches!r} is not valid; it must be an integer >= 1")
-    return make_group(backbone(name, width), num_classes, branches, layout, trunk_grad_scale)
+    return make_group(backbone(name, width, **options), num_classes, branches, layout,
+                      trunk_grad_scale, leader=leader, conv_init=conv_init)
 
 
 def count_parameters(module: nn.Module) -> int:

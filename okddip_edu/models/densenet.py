@@ -20,18 +20,20 @@ DenseNet-BC-40-12 (k = 12, L = 6), channels on a 32 x 32 input:
 | branch | dense3         | 60 + 72 = 132     | (B, 132, 8, 8)   |
 | branch | BN, ReLU, GAP  | 132               | (B, 132)         |
 
-so d = 132. Parameter count (C = 100): the branch layout with 4 branches plus OKDDip's two
-attention projections (2 x 132 x 16, no bias) is 0.409 M.
+so d = 132. Parameter count (C = 100): the branch layout with 4 independent branches plus
+OKDDip's two attention projections (2 x 132 x 16, no bias) is 0.409 M (0.408 M when, as
+released, the leader has no final BN). The released code has 0.233 M: see below.
 
-Two defects of the released code that we do NOT copy:
+What the released ``densenet_GL.py`` / ``densenet_one.py`` do, and what we do:
 
-- it builds dense3 once and registers that one object under every branch name, so all
-  "branches" share their weights; here every call of ``make_branch`` builds a fresh dense3;
-- its attention runs over all n branches, so the group leader sits in the peer set; here the
-  leader is kept out of it.
-
-Also, its leader's output skips the final BN + ReLU that the peers apply before pooling; here
-every branch, leader included, is the same dense3 + BN + ReLU + GAP.
+- they build dense3 once and register that one object under every branch name, so all
+  "branches" share their weights (a defect); we build a fresh dense3 per branch
+  (``shared_block=True`` shares one, as released);
+- OKDDip's attention runs over all n branches, so the leader sits in the peer set (a
+  defect); the OKDDip method keeps it out (``Config.leader_in_peers`` puts it in);
+- OKDDip's leader is pooled without the final BN + ReLU that every other branch applies
+  (likely a slip); we follow it (``leader_bn=True`` gives the leader the BN + ReLU too);
+- convolutions are Kaiming-normal with the default fan_in, the classifier's bias 0.
 """
 
 from __future__ import annotations
@@ -72,8 +74,13 @@ def transition(in_ch: int, out_ch: int) -> nn.Sequential:
                          nn.Conv2d(in_ch, out_ch, 1, bias=False), nn.AvgPool2d(2, 2))
 
 
-def densenet_bc(depth: int = 40, growth: int = 12, compression: float = 0.5) -> Backbone:
-    """CIFAR DenseNet-BC; trunk = stem + dense1 + trans1 + dense2 + trans2, branch = dense3."""
+def densenet_bc(depth: int = 40, growth: int = 12, compression: float = 0.5, *,
+                leader_bn: bool = False, shared_block: bool = False) -> Backbone:
+    """CIFAR DenseNet-BC; trunk = stem + dense1 + trans1 + dense2 + trans2, branch = dense3.
+
+    ``leader_bn``: an OKDDip leader's branch keeps the final BN + ReLU (released: it has
+    none); ``shared_block``: every branch of one group uses the same dense3 (released).
+    """
     if depth < 10 or (depth - 4) % 6:
         raise ValueError(f"depth={depth} is not valid for DenseNet-BC; use 6L+4 "
                          "(10, 16, 22, 28, 34, 40, ..., 100)")
@@ -95,11 +102,27 @@ def densenet_bc(depth: int = 40, growth: int = 12, compression: float = 0.5) -> 
             transition(c2, t2),  # (B, t2, 8, 8)
         )
 
-    def make_branch() -> nn.Module:
+    shared: list[nn.Module] = []  # the one dense3 of a group, with shared_block
+
+    def dense3() -> nn.Module:
+        if not shared_block:
+            return dense_block(t2, layers, growth)
+        if not shared:
+            shared.append(dense_block(t2, layers, growth))
+        return shared[0]
+
+    def make_branch(final_bn: bool = True) -> nn.Module:
+        final = [nn.BatchNorm2d(c3), nn.ReLU(inplace=True)] if final_bn else []
         return nn.Sequential(
-            dense_block(t2, layers, growth),  # (B, c3, 8, 8)
-            nn.BatchNorm2d(c3), nn.ReLU(inplace=True),
+            dense3(),  # (B, c3, 8, 8)
+            *final,
             GlobalPool(),  # (B, c3)
         )
 
-    return Backbone(make_trunk, make_branch, trunk_dim=t2, feature_dim=c3)
+    def make_trunk_and_reset() -> nn.Module:
+        shared.clear()  # a new group: its branches share a new block
+        return make_trunk()
+
+    return Backbone(make_trunk_and_reset, make_branch, trunk_dim=t2, feature_dim=c3,
+                    make_leader_branch=None if leader_bn else lambda: make_branch(False),
+                    conv_init="fan_in")

@@ -5,7 +5,8 @@ Every backbone is split in two (the spec's table, section 2):
     trunk:  x (B, 3, H, W) -> low-level feature map (B, c0, h, w)      shared in "branch"
     branch: feature map    -> pooled high-level feature h (B, d)        one per peer
 
-and every branch ends in its own classifier ``z = W h + b`` (B, C). The three layouts:
+and every branch ends in its own classifier head ``z = head(h)`` (B, C): ``W h + b`` for
+every backbone but VGG, whose head is its MLP 512-512-512-C. The three layouts:
 
 - ``single``:  trunk -> 1 branch                       (a plain network)
 - ``branch``:  trunk -> n branches (shared trunk)      (the paper's main setting)
@@ -40,6 +41,9 @@ class Backbone:
     make_branch: Callable[[], nn.Module]  # () -> module: (B, c0, h, w) -> (B, d)
     trunk_dim: int  # c0: channels of the trunk's feature map
     feature_dim: int  # d: size of a branch's pooled feature
+    make_head: Callable[[int, int], nn.Module] = nn.Linear  # (d, C) -> module: h -> z
+    make_leader_branch: Callable[[], nn.Module] | None = None  # the leader's, if it differs
+    conv_init: str = "fan_out"  # Kaiming-normal mode of the released code's convolutions
 
 
 class ScaleGradient(torch.autograd.Function):
@@ -60,12 +64,12 @@ class ScaleGradient(torch.autograd.Function):
 
 
 class Peer(nn.Module):
-    """One branch: its high-level layers and its classifier."""
+    """One branch: its high-level layers and its classifier head."""
 
-    def __init__(self, body: nn.Module, feature_dim: int, num_classes: int):
+    def __init__(self, body: nn.Module, classifier: nn.Module):
         super().__init__()
         self.body = body
-        self.classifier = nn.Linear(feature_dim, num_classes)
+        self.classifier = classifier
 
     def forward(self, fmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.body(fmap)  # (B, d)
@@ -77,14 +81,21 @@ def _pool(fmap: torch.Tensor) -> torch.Tensor:
 
 
 class BranchGroup(nn.Module):
-    """``single`` (n = 1) and ``branch`` layouts: one trunk, n peers on top of it."""
+    """``single`` (n = 1) and ``branch`` layouts: one trunk, n peers on top of it.
+
+    With ``leader=True`` the last branch is built by ``backbone.make_leader_branch`` when
+    the backbone has one (the released DenseNet pools its leader without the final BN).
+    """
 
     def __init__(self, backbone: Backbone, num_classes: int, branches: int,
-                 trunk_grad_scale: float = 1.0):
+                 trunk_grad_scale: float = 1.0, leader: bool = False):
         super().__init__()
         self.trunk = backbone.make_trunk()
+        bodies = [backbone.make_branch() for _ in range(branches)]
+        if leader and backbone.make_leader_branch is not None:
+            bodies[-1] = backbone.make_leader_branch()
         self.peers = nn.ModuleList(
-            Peer(backbone.make_branch(), backbone.feature_dim, num_classes) for _ in range(branches)
+            Peer(body, backbone.make_head(backbone.feature_dim, num_classes)) for body in bodies
         )
         self.trunk_grad_scale = trunk_grad_scale  # CL-ILR: 1/n; every other method: 1
 
@@ -118,11 +129,14 @@ class NetworkGroup(nn.Module):
         return GroupOutput(features, logits, outs[0].trunk)
 
 
-def init_weights(module: nn.Module) -> None:
-    """The spec's init: Kaiming-normal (fan_out) convolutions, BatchNorm weight 1, bias 0."""
+def init_weights(module: nn.Module, conv_mode: str = "fan_out") -> None:
+    """Kaiming-normal convolutions (std = sqrt(2 / fan), ``conv_mode`` picks fan_out = k^2
+    c_out or fan_in = k^2 c_in), conv biases 0, BatchNorm weight 1 and bias 0. Linear layers
+    keep PyTorch's default here; :func:`okddip_edu.factory.init_linear` sets them per network.
+    """
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.kaiming_normal_(m.weight, mode=conv_mode, nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
@@ -131,15 +145,20 @@ def init_weights(module: nn.Module) -> None:
 
 
 def make_group(backbone: Backbone, num_classes: int, branches: int, layout: str,
-               trunk_grad_scale: float = 1.0) -> nn.Module:
-    """Assemble a backbone into the requested layout and initialise it."""
+               trunk_grad_scale: float = 1.0, leader: bool = False,
+               conv_init: str | None = None) -> nn.Module:
+    """Assemble a backbone into the requested layout and initialise its convolutions.
+
+    ``leader``: the branch layout's last branch is a group leader (OKDDip); ``conv_init``:
+    the Kaiming mode of every convolution (None: the backbone's released one).
+    """
     if layout == "single":
         net: nn.Module = BranchGroup(backbone, num_classes, branches=1)
     elif layout == "branch":
-        net = BranchGroup(backbone, num_classes, branches, trunk_grad_scale)
+        net = BranchGroup(backbone, num_classes, branches, trunk_grad_scale, leader)
     elif layout == "network":
         net = NetworkGroup(backbone, num_classes, branches)
     else:
         raise ValueError(f"layout={layout!r} is not valid; choose one of: single, branch, network")
-    init_weights(net)
+    init_weights(net, conv_init or backbone.conv_init)
     return net

@@ -11,19 +11,23 @@ a 2 x 2 max-pool that halves the resolution. VGG-16 has five blocks (13 conv uni
 | 4     | 3 x 512          | (B, 512, 2, 2)            | trunk  |
 | 5     | 3 x 512          | (B, 512, 1, 1)            | branch |
 
-Each branch then flattens (1 x 1 x 512 -> 512) and runs the MLP of the released code:
+Each branch then flattens its block-5 output (1 x 1 x 512 -> 512) and classifies it with the
+MLP of the released code, 512-512-512-C:
 
-    h = Dropout(ReLU(W_2 Dropout(ReLU(W_1 x + b_1)) + b_2))     W_1, W_2: 512 x 512, p = 0.5
+    h = flatten(block5(trunk(x)))                                   d = 512
+    z = W_3 Dropout(ReLU(W_2 Dropout(ReLU(W_1 h + b_1)) + b_2)) + b_3   p = 0.5 or 0
 
-so the branch's feature is ``h`` (d = 512) and the group's classifier ``z = W h + b`` is the
-last ``Linear(512, C)`` of the MLP 512-512-512-C.
+so the branch's feature ``h``, which OKDDip's attention reads, is the 512-d conv output
+before the MLP, and the classifier head is the whole MLP, as in the released ``vgg_GL.py``.
+``feature="mlp"`` moves ``h`` after the two hidden layers (the head is then ``W_3`` alone):
+the attention then reads a dropout-masked feature in training.
+
+Dropout: the released code uses 0.5 in its branch models (``vgg_GL.py``, ``vgg_one.py``) and
+0 in the single network, DML and the network layout (``vgg.py``); the factory picks the
+same by layout unless ``Config.dropout`` says otherwise.
 
 Parameter count (C = 100): one network 15.300 M; the branch layout with 4 branches plus
 OKDDip's two attention projections (2 x 512 x 64, no bias) 38.343 M, as in the released code.
-
-Difference from the released code: its query/key projections read the 512-d output of conv
-block 5 (before the MLP); here every method reads the branch feature ``h`` after the MLP.
-Both are 512-d, so the parameter count is the same.
 """
 
 from __future__ import annotations
@@ -51,22 +55,30 @@ def conv_layers(config: tuple, in_ch: int) -> list[nn.Module]:
 
 
 def mlp(dim: int, dropout: float) -> list[nn.Module]:
-    """The two hidden Linear layers of the released classifier head (the third is ours)."""
+    """The two hidden Linear layers of the released classifier (the third is the output)."""
     return [nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Dropout(dropout),
             nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Dropout(dropout)]
 
 
-def vgg16(dropout: float = 0.5) -> Backbone:
-    """CIFAR VGG-16-BN; trunk = conv blocks 1-4, branch = conv block 5 + flatten + MLP."""
+def vgg16(dropout: float = 0.5, feature: str = "conv") -> Backbone:
+    """CIFAR VGG-16-BN; trunk = conv blocks 1-4, branch = conv block 5 (+ MLP, see above)."""
+    if feature not in ("conv", "mlp"):
+        raise ValueError(f"feature={feature!r} is not valid; choose conv or mlp")
 
     def make_trunk() -> nn.Module:
         return nn.Sequential(*conv_layers(VGG16_TRUNK, 3))  # (B, 3, 32, 32) -> (B, 512, 2, 2)
 
     def make_branch() -> nn.Module:
+        hidden = mlp(512, dropout) if feature == "mlp" else []
         return nn.Sequential(
             *conv_layers(VGG16_BRANCH, 512),  # (B, 512, 2, 2) -> (B, 512, 1, 1)
             nn.Flatten(),  # (B, 512)
-            *mlp(512, dropout),  # (B, 512)
+            *hidden,  # (B, 512)
         )
 
-    return Backbone(make_trunk, make_branch, trunk_dim=512, feature_dim=512)
+    def make_head(dim: int, num_classes: int) -> nn.Module:
+        if feature == "mlp":
+            return nn.Linear(dim, num_classes)
+        return nn.Sequential(*mlp(dim, dropout), nn.Linear(dim, num_classes))  # (B, C)
+
+    return Backbone(make_trunk, make_branch, trunk_dim=512, feature_dim=512, make_head=make_head)
