@@ -9,7 +9,7 @@
       peak_mib = (max_t RSS(t) - RSS(before)) / 2^20
 
   It holds the weights, optimizer state, activations and loader buffers (for
-  ``reference`` also its HWC copy of the images for PIL). Before the first reading freed
+  ``reference`` also its HWC copy of the images for PIL). Before the first reading, freed
   heap pages go back to the OS (``malloc_trim``), so what an earlier path freed does not
   hide this one's growth. Without psutil: the growth of the ``resource.getrusage``
   high-water mark.

@@ -89,5 +89,6 @@ def _ordered(values: Sequence[str], order: Sequence[str]) -> list[str]:
 
 
 def _setting(values: pd.Series) -> Any:
+    """The one value of a column over runs, or all its values joined by ", " if they differ."""
     uniq = list(dict.fromkeys(values.dropna().tolist()))
     return uniq[0] if len(uniq) == 1 else ", ".join(map(str, uniq))
