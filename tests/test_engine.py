@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from okddip_edu import data, engine, hardware
+from okddip_edu import data, hardware
 from okddip_edu.checkpoint import CheckpointError, load_checkpoint, restore
 from okddip_edu.config import Config, preset
 from okddip_edu.engine import TrainingDiverged, fit, learning_rate

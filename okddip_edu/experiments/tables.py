@@ -1,0 +1,103 @@
+"""The suite's tables: ``results.csv`` (one row per suite, variant and seed) and
+``histories.csv`` (every epoch of every run), merged with what the folder already holds.
+
+Files are replaced atomically (written beside, then renamed), so readers and other workers
+never see half a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .suites import Job, status
+
+
+def _result_row(job: Job) -> dict[str, Any]:
+    summary = json.loads((job.run_dir / "final.json").read_text())
+    f, b, cfg = summary["final"], summary["best"], job.config
+    nan = float("nan")
+    return {
+        "suite": job.suite, "variant": job.variant, "seed": job.seed,
+        "dataset": cfg.dataset, "arch": cfg.arch, "method": cfg.method,
+        "epochs": cfg.epochs, "best_epoch": summary["best_epoch"],
+        "best_top1_leader": b["top1_leader"], "final_top1_leader": f["top1_leader"],
+        "final_top1_peer_mean": f["top1_peer_mean"], "final_top1_peer_best": f["top1_peer_best"],
+        "final_top1_ens": f["top1_ens"], "best_top1_ens": b["top1_ens"],
+        "div_l2": f.get("div_l2", nan), "div_disagree": f.get("div_disagree", nan),
+        "div_kl": f.get("div_kl", nan), "div_js": f.get("div_js", nan),
+        "ens_gain": f.get("ens_gain", nan), "att_diag": f.get("att_diag", nan),
+        "wall_time_s": summary["wall_time_s"], "device": summary.get("device"),
+        "torch": summary["versions"]["torch"], "okddip_edu": summary["versions"]["okddip_edu"],
+        "run": job.run_dir.name,
+    }
+
+
+def write_tables(jobs: list[Job], out: str | Path) -> pd.DataFrame:
+    """results.csv (finished runs of ``jobs``) and histories.csv (their epochs), merged with
+    what ``out`` already holds for other suites."""
+    out = Path(out)
+    done = [j for j in jobs if status(j) == "done"]
+    new = pd.DataFrame([_result_row(j) for j in done])
+    hist = []
+    for j in done:
+        h = pd.read_csv(j.run_dir / "history.csv")
+        h.insert(0, "suite", j.suite)
+        h.insert(1, "variant", j.variant)
+        h.insert(2, "seed", j.seed)
+        h["run"] = j.run_dir.name
+        hist.append(h)
+    # A run finished elsewhere (only its rows were carried over) may be shared with a
+    # suite that has no row for it yet: copy its rows under that suite's name.
+    extra_rows, extra_hist = _rows_of_recorded(jobs, out)
+    new = pd.concat([new, extra_rows], ignore_index=True)
+    hist += extra_hist
+    results = _merge(out / "results.csv", new)
+    _merge(out / "histories.csv", pd.concat(hist, ignore_index=True) if hist else pd.DataFrame(),
+           extra_key=("epoch",))
+    return results
+
+
+def _rows_of_recorded(jobs: list[Job], out: Path) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    res_path, hist_path = out / "results.csv", out / "histories.csv"
+    if not res_path.exists():
+        return pd.DataFrame(), []
+    results = pd.read_csv(res_path)
+    histories = pd.read_csv(hist_path) if hist_path.exists() else pd.DataFrame()
+    have = set(zip(results["suite"], results["variant"], results["seed"]))
+    rows, hist = [], []
+    for j in jobs:
+        if (j.suite, j.variant, j.seed) in have or status(j) == "done":
+            continue
+        src = results[results["run"] == j.run_dir.name]
+        if src.empty:
+            continue
+        row = src.iloc[[0]].assign(suite=j.suite, variant=j.variant, seed=j.seed)
+        rows.append(row)
+        if "run" in histories:
+            h = histories[histories["run"] == j.run_dir.name]
+            first = h[["suite", "variant", "seed"]].drop_duplicates().head(1)
+            h = h.merge(first, on=["suite", "variant", "seed"])
+            hist.append(h.assign(suite=j.suite, variant=j.variant, seed=j.seed))
+        have.add((j.suite, j.variant, j.seed))
+    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), hist
+
+
+def _merge(path: Path, new: pd.DataFrame, extra_key: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Replace the rows of ``path`` that ``new`` covers (same suite, variant, seed[, epoch])."""
+    key = ["suite", "variant", "seed", *extra_key]
+    old = pd.read_csv(path) if path.exists() else pd.DataFrame()
+    if new.empty:
+        return old
+    if not old.empty:
+        keep = ~old.set_index(key).index.isin(new.set_index(key).index)
+        new = pd.concat([old[keep], new], ignore_index=True)
+    new = new.sort_values(key, kind="stable").reset_index(drop=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    new.to_csv(tmp, index=False)
+    os.replace(tmp, path)  # readers and other workers never see half a file
+    return new
