@@ -25,9 +25,11 @@ NOTEBOOKS := $(wildcard $(ROOT)/notebooks/*.ipynb)
 # are registered elsewhere on the machine.
 NBVAL_ARGS := $(if $(strip $(NOTEBOOKS)),--nbval-lax --nbval-current-env $(NOTEBOOKS))
 
-# Notebooks run their smallest configuration under test.
-export OKDDIP_PROFILE ?= smoke
-export MPLBACKEND ?= Agg
+# Settings for `make test` alone: the notebooks' smallest profile and a matplotlib that
+# draws off-screen. `make lab` passes none of them: JupyterLab gets the user's environment,
+# so the notebooks pick their own profile (quick on a CPU, full on a GPU) and draw inline.
+TEST_PROFILE ?= smoke
+TEST_ENV := OKDDIP_PROFILE=$(TEST_PROFILE) MPLBACKEND=Agg
 
 # Offline CIFAR-10 subset: use the shared copy when it exists and nothing else was given.
 CIFAR10_5K_DEFAULT := $(abspath $(ROOT)/../shared/data/cifar10_train_prefix.npz)
@@ -53,7 +55,7 @@ $(VENV_PY):
 
 # Reinstall only when the declared dependencies or the pins change.
 $(STAMP): $(ROOT)/pyproject.toml $(ROOT)/constraints.txt | $(VENV_PY)
-	cd $(ROOT) && $(VENV_PY) -m pip install -c constraints.txt -e ".[test]"
+	cd $(ROOT) && $(VENV_PY) -m pip install -c constraints.txt -e ".[lab,test]"
 	touch $@
 
 setup: $(STAMP)
@@ -64,7 +66,7 @@ lab: $(STAMP)
 		--ServerApp.root_dir=$(ROOT)/notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
-	cd $(ROOT) && $(VENV_PY) -m pytest tests $(NBVAL_ARGS) $(PYTEST_ARGS)
+	cd $(ROOT) && $(TEST_ENV) $(VENV_PY) -m pytest tests $(NBVAL_ARGS) $(PYTEST_ARGS)
 
 clean:
 	rm -f $(STAMP)
