@@ -124,7 +124,9 @@ def test_hand_parser_agrees_with_yaml():
 
 
 def test_runtime_dependencies_match_environment_yml(pyproject, env_yml):
-    py_bounds = _lower_bounds(pyproject["project"]["dependencies"])
+    """The conda environment is the core dependencies plus the `lab` extra (JupyterLab)."""
+    project = pyproject["project"]
+    py_bounds = _lower_bounds(project["dependencies"] + project["optional-dependencies"]["lab"])
     conda, _ = _conda_and_pip(env_yml)
     conda = [c for c in conda if _split_spec(c)[0] not in {"python", "pip"}]
     conda_bounds = _lower_bounds(conda, rename=CONDA_TO_PIP)
@@ -165,7 +167,40 @@ def test_pyproject_has_lower_bounds_only(pyproject):
 
 def test_test_extra(pyproject):
     test_bounds = _lower_bounds(pyproject["project"]["optional-dependencies"]["test"])
-    assert {"pytest", "hypothesis", "nbformat"} <= set(test_bounds)
+    assert {"pytest", "hypothesis", "nbformat", "nbval", "playwright"} <= set(test_bounds)
+
+
+# What Colab ships and must keep: upgrading these there loses the widgets or the runtime.
+COLAB_OWN = {"ipywidgets": "7.7.1", "ipython": "7.34.0"}
+NOT_AT_RUN_TIME = {"jupyterlab", "nbval", "ipykernel", "pytest", "hypothesis", "nbformat",
+                   "playwright", "kaleido", "notebook"}
+
+
+def _version(v: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", v)[:3])
+
+
+def test_core_dependencies_are_run_time_imports_only(pyproject):
+    core = _lower_bounds(pyproject["project"]["dependencies"])
+    assert not NOT_AT_RUN_TIME & set(core), (
+        f"core dependencies hold tools that belong in an extra: {NOT_AT_RUN_TIME & set(core)}")
+    extras = pyproject["project"]["optional-dependencies"]
+    assert {"jupyterlab", "ipykernel"} <= set(_lower_bounds(extras["lab"]))
+
+
+def test_colab_keeps_its_own_widgets_and_kernel(pyproject):
+    """Every core lower bound that Colab's own packages must meet, they meet: pip installs
+    nothing over them (its default strategy upgrades only what does not satisfy)."""
+    core = _lower_bounds(pyproject["project"]["dependencies"])
+    for name, colab in COLAB_OWN.items():
+        if name in core:
+            assert _version(core[name]) <= _version(colab), (
+                f"{name}>={core[name]} would upgrade Colab's {name} {colab}")
+
+
+def test_make_installs_the_extras():
+    text = (ROOT / "Makefile").read_text()
+    assert re.search(r'-e "\.\[lab,test\]"', text), "make must install the lab and test extras"
 
 
 def test_constraints_pin_torch_and_torchvision():
@@ -237,7 +272,9 @@ def test_makefile_targets():
     for target in ("lab", "test", "clean"):
         assert re.search(rf"^{target}:", text, re.M), f"Makefile lacks target {target!r}"
     assert "-c constraints.txt" in text, "installs must go through constraints.txt"
-    assert re.search(r"^export OKDDIP_PROFILE \??= ?smoke", text, re.M)
+    assert re.search(r"^TEST_ENV := OKDDIP_PROFILE=\$\(TEST_PROFILE\) MPLBACKEND=Agg", text, re.M)
+    assert not re.search(r"^export (OKDDIP_PROFILE|MPLBACKEND)", text, re.M), (
+        "test-only settings must not be exported to every target (make lab inherits them)")
     assert "--nbval-lax" in text
     assert "cifar10_train_prefix.npz" in text
 
