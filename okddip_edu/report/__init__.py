@@ -25,7 +25,7 @@ from .figures import DPI, attention_figure, diversity_figure, suite_figure
 from .published import (load_published, no_published_reason, published_band, published_for,
                          published_path)
 from .results import (ENV_RESULTS, LABELS, METRICS, REQUIRED, ROOT, find_results,
-                      load_results, provenance)
+                      load_results, provenance, results_candidates)
 from .stats import (CLAIMS, claims, describe_difference, difference, paired_difference,
                     summary_table, verdict)
 from .write import cmd_report, format_summary, register, to_markdown, write_report
@@ -33,7 +33,7 @@ from .write import cmd_report, format_summary, register, to_markdown, write_repo
 __all__ = [
     # results
     "ROOT", "ENV_RESULTS", "METRICS", "LABELS", "REQUIRED", "load_results", "find_results",
-    "provenance",
+    "results_candidates", "provenance",
     # statistics
     "summary_table", "difference", "describe_difference", "CLAIMS", "paired_difference",
     "verdict", "claims",

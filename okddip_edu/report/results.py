@@ -1,7 +1,8 @@
 """Results of experiment suites: where they are, how they are read, what their columns mean.
 
     results, histories = load_results("assets/results")
-    find_results()        # the first suite directory found: $OKDDIP_RESULTS, assets/results
+    find_results()        # the first suite directory found: $OKDDIP_RESULTS, assets/results,
+                          # the copy inside the installed package
 
 A suite directory holds ``results.csv`` (one row per suite, variant and seed) and
 ``histories.csv`` (every epoch of every run), written by :mod:`okddip_edu.experiments`,
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
+
+from .. import resources
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (okddip_edu/report/ is two down)
 ENV_RESULTS = "OKDDIP_RESULTS"  # a suite directory to use instead of assets/results
@@ -65,14 +68,21 @@ def load_results(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | No
     return results, histories
 
 
-def find_results(directory: str | Path | None = None) -> Path | None:
-    """The first suite directory holding a results.csv: ``directory``, ``$OKDDIP_RESULTS``,
-    the repository's ``assets/results``, then ``./assets/results`` and ``../assets/results``."""
-    candidates = [directory, os.environ.get(ENV_RESULTS), ROOT / "assets" / "results",
-                  Path.cwd() / "assets" / "results", Path.cwd().parent / "assets" / "results"]
-    for c in candidates:
-        if c and (Path(c) / "results.csv").is_file():
-            return Path(c)
+def results_candidates(directory: str | Path | None = None, name: str = "results"
+                       ) -> list[Path]:
+    """Where :func:`find_results` looks, in order: ``directory``, ``$OKDDIP_RESULTS``, the
+    committed ``assets/<name>`` of the repository checkout, then the copy inside the installed
+    package (:mod:`okddip_edu.resources`), then ``./assets/<name>`` and ``../assets/<name>``."""
+    given = [c for c in (directory, os.environ.get(ENV_RESULTS)) if c]
+    return ([Path(c) for c in given] + resources.asset_dirs(name)
+            + [Path.cwd() / "assets" / name, Path.cwd().parent / "assets" / name])
+
+
+def find_results(directory: str | Path | None = None, name: str = "results") -> Path | None:
+    """The first suite directory holding a results.csv (see :func:`results_candidates`)."""
+    for c in results_candidates(directory, name):
+        if (c / "results.csv").is_file():
+            return c
     return None
 
 
