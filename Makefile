@@ -42,13 +42,21 @@ ifneq ($(strip $(OKDDIP_CIFAR10_5K)),)
   export OKDDIP_CIFAR10_5K
 endif
 
-.PHONY: help setup lab test clean distclean
+# ipywidgets 7.7 (Colab's line): a small second environment, a folder holding only
+# ipywidgets 7.7 and the one package it adds, put in front of .venv's packages. The widget
+# and figure tests run there too, so every widget is checked on ipywidgets 7.7 and 8.
+IPYW7_DIR ?= $(ROOT)/.venv-ipywidgets7
+IPYW7_STAMP := $(IPYW7_DIR)/.installed
+IPYW7_PINS := "ipywidgets==7.7.*" "ipython_genutils==0.2.*"
+IPYW7_TESTS := tests/test_widgets.py tests/test_plots_curves.py tests/test_plots_softmax_attention.py
+
+.PHONY: help setup lab test test-ipywidgets7 clean distclean
 
 help:
 	@echo "make lab    start JupyterLab on notebooks/ (http://$(LAB_IP):$(LAB_PORT), URL printed below)"
 	@echo "make test   run tests/ and every notebooks/*.ipynb (nbval, smoke profile)"
 	@echo "make clean  remove caches and the install stamp (next run reinstalls)"
-	@echo "make distclean  also remove .venv/"
+	@echo "make distclean  also remove .venv/ and .venv-ipywidgets7/"
 
 $(VENV_PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +66,11 @@ $(STAMP): $(ROOT)/pyproject.toml $(ROOT)/constraints.txt | $(VENV_PY)
 	cd $(ROOT) && $(VENV_PY) -m pip install -c constraints.txt -e ".[lab,test]"
 	touch $@
 
+$(IPYW7_STAMP): $(ROOT)/Makefile | $(VENV_PY)
+	rm -rf $(IPYW7_DIR)
+	$(VENV_PY) -m pip install --no-deps --target $(IPYW7_DIR) $(IPYW7_PINS)
+	touch $@
+
 setup: $(STAMP)
 
 lab: $(STAMP)
@@ -65,8 +78,13 @@ lab: $(STAMP)
 	cd $(ROOT) && $(VENV)/bin/jupyter lab --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) \
 		--ServerApp.root_dir=$(ROOT)/notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(IPYW7_STAMP)
 	cd $(ROOT) && $(TEST_ENV) $(VENV_PY) -m pytest tests $(NBVAL_ARGS) $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-ipywidgets7
+
+test-ipywidgets7: $(STAMP) $(IPYW7_STAMP)
+	cd $(ROOT) && $(TEST_ENV) OKDDIP_EXPECT_IPYWIDGETS=7.7 PYTHONPATH=$(IPYW7_DIR) \
+		$(VENV_PY) -m pytest -p no:cacheprovider $(IPYW7_TESTS)
 
 clean:
 	rm -f $(STAMP)
@@ -75,4 +93,4 @@ clean:
 		| xargs -0 rm -rf
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(IPYW7_DIR)

@@ -41,15 +41,25 @@ def _user_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _run(target: str, tmp_path: Path, env: dict[str, str], *args: str
-         ) -> tuple[list[str], dict[str, str]]:
+def _runs(target: str, tmp_path: Path, env: dict[str, str]
+          ) -> list[tuple[list[str], dict[str, str]]]:
+    """(arguments, environment) of every program the target started, in order."""
     venv, record = _stand_in_venv(tmp_path)
-    subprocess.run(["make", "-s", "-C", str(ROOT), target, f"VENV={venv}", *args], env=env,
-                   check=True, capture_output=True, text=True, timeout=60)
-    first = record.read_text().split("ARGS ")[1]  # the first program started
-    lines = first.splitlines()
-    seen = dict(line.split("=", 1) for line in lines[1:] if "=" in line)
-    return lines[0].split(), seen
+    ipyw7 = tmp_path / "ipywidgets7"
+    ipyw7.mkdir()
+    (ipyw7 / ".installed").touch()
+    subprocess.run(["make", "-s", "-C", str(ROOT), target, f"VENV={venv}",
+                    f"IPYW7_DIR={ipyw7}"], env=env, check=True, capture_output=True,
+                   text=True, timeout=60)
+    runs = []
+    for block in record.read_text().split("ARGS ")[1:]:
+        lines = block.splitlines()
+        runs.append((lines[0].split(), dict(ln.split("=", 1) for ln in lines[1:] if "=" in ln)))
+    return runs
+
+
+def _run(target: str, tmp_path: Path, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    return _runs(target, tmp_path, env)[0]
 
 
 def test_make_lab_gives_jupyterlab_the_users_environment(tmp_path):
@@ -89,3 +99,12 @@ def _cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def test_make_test_also_runs_the_widget_tests_on_ipywidgets_7(tmp_path):
+    (main, _), (second, env) = _runs("test", tmp_path, _user_env())
+    assert main[:3] == ["-m", "pytest", "tests"]
+    assert "tests/test_widgets.py" in second
+    assert env["OKDDIP_EXPECT_IPYWIDGETS"] == "7.7"
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(tmp_path / "ipywidgets7")
+

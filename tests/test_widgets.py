@@ -1,9 +1,17 @@
-"""Widget logic without a browser: set a control's ``.value``, check the figure it builds."""
+"""Widget logic without a browser: set a control's ``.value``, check the figure it builds.
+
+`make test` runs this file twice: with the ipywidgets of the main environment (8) and with
+ipywidgets 7.7, Colab's line (``$OKDDIP_EXPECT_IPYWIDGETS`` names the version expected).
+"""
 
 from __future__ import annotations
 
+import os
+
+import ipywidgets
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 import torch
 
@@ -15,6 +23,13 @@ C, K, N = 10, 4, 32
 
 def logits(shape, seed):
     return 2.5 * torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def test_runs_on_the_expected_ipywidgets():
+    expected = os.environ.get("OKDDIP_EXPECT_IPYWIDGETS", "")
+    assert ipywidgets.__version__.startswith(expected), (
+        f"ipywidgets {ipywidgets.__version__} imported, {expected} expected")
+    assert ipywidgets.__version__.split(".")[0] in ("7", "8")
 
 
 @pytest.fixture
@@ -57,6 +72,18 @@ def test_figure_app_redraws_only_once_shown(explorer, monkeypatch):
     explorer._shown = True
     explorer.temperature.value = 5.0
     assert calls == [5.0]
+
+
+def test_widget_shows_controls_above_the_figure_and_redraws_it(explorer, monkeypatch):
+    shown: list[go.Figure] = []
+    monkeypatch.setattr(go.Figure, "show", lambda fig, *a, **k: shown.append(fig))
+    box = explorer.widget()
+    assert isinstance(box, ipywidgets.VBox)
+    controls, output = box.children
+    assert list(controls.children) == [explorer.temperature] and output is explorer.output
+    assert len(shown) == 1 and "T = 3" in shown[0].layout.title.text
+    explorer.temperature.value = 5.0
+    assert len(shown) == 2 and "T = 5" in shown[1].layout.title.text
 
 
 @pytest.fixture
