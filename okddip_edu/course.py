@@ -14,6 +14,12 @@ Profiles (chosen once, overridable with ``$OKDDIP_PROFILE``):
 
 ``$OKDDIP_DATASET`` overrides the dataset of every profile (for example ``cifar10-5k`` on a
 GPU machine without internet).
+
+Notebooks that read the committed results of the experiment suites (02, 05, 06) never
+train a suite unasked: where no results are found (:func:`okddip_edu.report.find_results`:
+the clone's ``assets/results``, then the installed package's copy), they stop with
+:func:`no_results`, one line naming the command that makes them and the switch that
+trains a smaller version in the notebook.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -94,3 +101,21 @@ def setup(profile: str | None = None, seed: int = 0, full_epochs: int = 30,
         print(f"profile: {name} -> dataset {cfg.dataset}, {cfg.arch}, {cfg.epochs} epochs "
               f"(set ${ENV_PROFILE} to full, quick or smoke to change)")
     return nb
+
+
+class ResultsMissing(RuntimeError):
+    """No committed results were found, and training them here was not asked for."""
+
+
+def no_results(suite: str, switch: str, directory: str | Path | None = None) -> ResultsMissing:
+    """The error a notebook raises instead of training ``suite`` unasked: where it looked,
+    the command that makes the results, and the notebook's ``switch`` that trains here."""
+    from .report import ENV_RESULTS, results_candidates
+
+    looked = ", ".join(str(p) for p in results_candidates(directory))
+    return ResultsMissing(
+        f"no results of the '{suite}' suite (results.csv) in {looked}; make them with "
+        f"`okddip-edu ablate {suite} --preset quick --out runs/suites` and set "
+        f"${ENV_RESULTS} to that folder's absolute path, or set {switch} = True in this "
+        "cell to train a smaller version here")
+

@@ -9,6 +9,7 @@ clone::
 
     asset_dir("results")            # the folder, or None where neither place has it
     asset_dirs("results")           # every place looked at, in order
+    display_path(folder)            # "assets/results" or "okddip_edu/_assets/results"
 
 Lookup order: the repository checkout (``assets/<name>`` beside this package), then the
 installed package's copy. The checkout comes first so that results a user regenerates in
@@ -39,3 +40,14 @@ def asset_dir(name: str, required: str | None = None) -> Path | None:
         if d.is_dir() and (required is None or (d / required).is_file()):
             return d
     return None
+
+
+def display_path(path: str | Path) -> str:
+    """A short, machine-independent name for a folder, for printing: relative to the clone
+    (``assets/results``) or to the installed package's parent
+    (``okddip_edu/_assets/results``); any other path as given."""
+    resolved = Path(path).resolve()
+    for base in (REPO_ASSETS.parent, PACKAGE.parent):
+        if resolved.is_relative_to(base):
+            return resolved.relative_to(base).as_posix()
+    return str(path)

@@ -32,3 +32,13 @@ def test_find_results_falls_back_to_the_packaged_copy(tmp_path, monkeypatch):
     monkeypatch.delenv(report.ENV_RESULTS, raising=False)
     monkeypatch.chdir(tmp_path)
     assert report.find_results() == packaged / "results"
+
+
+def test_display_path_is_machine_independent(tmp_path, monkeypatch):
+    assert resources.display_path(resources.REPO_ASSETS / "results") == "assets/results"
+    packaged = tmp_path / "site" / "okddip_edu"
+    monkeypatch.setattr(resources, "REPO_ASSETS", tmp_path / "no-clone" / "assets")
+    monkeypatch.setattr(resources, "PACKAGE", packaged)
+    assert (resources.display_path(packaged / "_assets" / "results")
+            == "okddip_edu/_assets/results")
+    assert resources.display_path(tmp_path / "mine") == str(tmp_path / "mine")

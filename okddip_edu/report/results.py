@@ -73,9 +73,10 @@ def results_candidates(directory: str | Path | None = None, name: str = "results
     """Where :func:`find_results` looks, in order: ``directory``, ``$OKDDIP_RESULTS``, the
     committed ``assets/<name>`` of the repository checkout, then the copy inside the installed
     package (:mod:`okddip_edu.resources`), then ``./assets/<name>`` and ``../assets/<name>``."""
-    given = [c for c in (directory, os.environ.get(ENV_RESULTS)) if c]
-    return ([Path(c) for c in given] + resources.asset_dirs(name)
-            + [Path.cwd() / "assets" / name, Path.cwd().parent / "assets" / name])
+    given = [Path(c) for c in (directory, os.environ.get(ENV_RESULTS)) if c]
+    places = given + resources.asset_dirs(name) + [Path.cwd() / "assets" / name,
+                                                   Path.cwd().parent / "assets" / name]
+    return list(dict.fromkeys(p.absolute() for p in places))
 
 
 def find_results(directory: str | Path | None = None, name: str = "results") -> Path | None:
