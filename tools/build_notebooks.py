@@ -8,6 +8,18 @@ them (so the committed notebooks carry real outputs) under the chosen profile:
     python tools/build_notebooks.py                       # all, no outputs
     python tools/build_notebooks.py 03 --execute --profile quick
 
+Two placeholders are filled from ``okddip_edu/_repo.py``, the one place that names the
+repository and the release: ``{{colab_badge}}`` (a markdown line: the *Open in Colab* badge
+of this notebook at that release) and ``{{install_cell}}`` (a code cell: install that
+release where ``okddip_edu`` is missing, e.g. on Colab).
+
+An executed notebook is tidied for readers without a kernel (``tools/notebook_outputs.py``):
+each plotly figure and each widget showing one gets a PNG beside it (GitHub and nbviewer
+show it; JupyterLab still draws the interactive figure), and each tqdm bar is stored as the
+one line it ended on. The PNGs need kaleido and a Chrome or Chromium it can find
+(``pip install kaleido``; ``apt-get install chromium`` on Debian). The kernel runs with the
+inline matplotlib backend, whatever ``$MPLBACKEND`` says, so stored figures are drawn.
+
 Plain sources keep reviews readable; the ``.ipynb`` files are what people open.
 """
 
@@ -27,6 +39,28 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
 CELL = re.compile(r"^# %%(.*)$", re.M)
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+
+import notebook_outputs  # noqa: E402  (tools/)
+from okddip_edu import _repo  # noqa: E402
+
+BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+INSTALL_CELL = '''# Set-up: where okddip_edu is not installed (Colab), install the release this notebook
+# was written for. pip adds only what is missing: Colab keeps its own torch, ipywidgets
+# and ipykernel.
+try:
+    import okddip_edu
+except ImportError:  # pragma: no cover
+    %pip install -q "{requirement}"
+    import okddip_edu'''
+
+
+def fill(text: str, notebook: str) -> str:
+    """The source with its placeholders replaced (see the module docstring)."""
+    badge = f"[![Open In Colab]({BADGE})]({_repo.colab_url(notebook)})"
+    install = INSTALL_CELL.format(requirement=_repo.install_requirement())
+    return (text.replace("# {{colab_badge}}", f"# {badge}")
+                .replace("# {{install_cell}}", install))
 
 
 def parse(text: str) -> list:
@@ -44,7 +78,7 @@ def parse(text: str) -> list:
 
 
 def build(src: Path) -> nbformat.NotebookNode:
-    nb = new_notebook(cells=parse(src.read_text()))
+    nb = new_notebook(cells=parse(fill(src.read_text(), src.stem + ".ipynb")))
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
@@ -55,8 +89,42 @@ def execute(nb: nbformat.NotebookNode, profile: str, timeout: int) -> None:
     from nbclient import NotebookClient
 
     os.environ["OKDDIP_PROFILE"] = profile
+    os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend: figures are stored
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(OUT)}}).execute()
+
+
+def tidy(nb: nbformat.NotebookNode) -> str:
+    """Static images and final progress lines (``tools/notebook_outputs.py``)."""
+    global _render
+    if _render is None:
+        _render = notebook_outputs.kaleido_renderer()
+    counts = notebook_outputs.tidy(nb, _render)
+    for cell in nb.cells:  # outputs the rewrite made are plain dicts
+        if "outputs" in cell:
+            cell.outputs = [nbformat.from_dict(o) for o in cell.outputs]
+    return ", ".join(f"{n} {what}" for what, n in counts.items())
+
+
+_render = None
+
+
+def keep_outputs(nb: nbformat.NotebookNode, stored: nbformat.NotebookNode, name: str) -> None:
+    """Give a fresh build the outputs of the stored notebook, cell by cell, where the code
+    did not change (markdown, a badge or an install cell that printed nothing may have).
+    A changed code cell that had outputs needs ``--execute``: that is an error."""
+    new = [c for c in nb.cells if c.cell_type == "code"]
+    old = [c for c in stored.cells if c.cell_type == "code"]
+    if len(new) != len(old):
+        raise SystemExit(f"{name}: {len(old)} code cells stored, {len(new)} in the source; "
+                         "rebuild it with --execute")
+    for i, (cell, before) in enumerate(zip(new, old)):
+        if cell.source != before.source and before.outputs:
+            raise SystemExit(f"{name}: code cell {i} changed and had outputs; rebuild it "
+                             "with --execute")
+        cell.outputs, cell.execution_count = before.outputs, before.execution_count
+    if "widgets" in stored.metadata:
+        nb.metadata["widgets"] = stored.metadata["widgets"]
 
 
 def main(argv=None) -> int:
@@ -65,7 +133,12 @@ def main(argv=None) -> int:
     p.add_argument("--execute", action="store_true", help="run the notebooks and keep outputs")
     p.add_argument("--profile", default="quick", choices=["full", "quick", "smoke"])
     p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    p.add_argument("--keep-outputs", action="store_true",
+                   help="rebuild from the sources but keep the stored outputs of unchanged "
+                        "code cells (then tidy them), instead of executing")
     args = p.parse_args(argv)
+    if args.execute and args.keep_outputs:
+        p.error("--execute and --keep-outputs exclude each other; choose one")
     sources = sorted(SRC.glob("[0-9][0-9]_*.py"))
     if args.only:
         sources = [s for s in sources if any(s.name.startswith(o) for o in args.only)]
@@ -76,10 +149,14 @@ def main(argv=None) -> int:
         nb = build(src)
         dst = OUT / (src.stem + ".ipynb")
         t0 = time.perf_counter()
+        took = ""
         if args.execute:
             execute(nb, args.profile, args.timeout)
+            took = f" executed ({args.profile}) in {time.perf_counter() - t0:.0f} s ({tidy(nb)})"
+        elif args.keep_outputs:
+            keep_outputs(nb, nbformat.read(dst, as_version=4), dst.name)
+            took = f" with its stored outputs ({tidy(nb)})"
         nbformat.write(nb, dst)
-        took = f" executed ({args.profile}) in {time.perf_counter() - t0:.0f} s" if args.execute else ""
         print(f"{dst.relative_to(ROOT)}{took}, {dst.stat().st_size // 1024} KiB")
     return 0
 
