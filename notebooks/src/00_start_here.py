@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 00 · Start here: train a group of diverse peers in a few minutes
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/okddip-edu/okddip_edu/blob/main/notebooks/00_start_here.ipynb)
+# {{colab_badge}}
 #
 # **OKDDip** (Online Knowledge Distillation with Diverse Peers, Chen et al., AAAI 2020)
 # trains a *group* of student networks together, with no pre-trained teacher. Three
@@ -40,8 +40,10 @@
 #   `.venv/` in the repository, installs the package there with pinned versions, and starts
 #   JupyterLab on `notebooks/` (the URL is printed). `make test` runs the unit tests and
 #   every notebook in the smoke profile.
-# - **Colab**: click the badge above. The first code cell installs `okddip_edu` when it is
-#   missing and keeps Colab's own PyTorch. For the full profile choose
+# - **Colab**: click the badge above. The first code cell installs the release of
+#   `okddip_edu` this notebook was written for when it is missing; pip adds only what is
+#   missing, so Colab keeps its own PyTorch, ipywidgets and ipykernel. The committed results
+#   of notebooks 02, 05 and 06 come with the package. For the full profile choose
 #   *Runtime → Change runtime type → GPU*.
 # - **conda**: `conda env create -f environment.yml && conda activate okddip-edu && jupyter lab notebooks/`.
 #
@@ -54,12 +56,7 @@
 # `from okddip_edu import data; data.load_cifar("cifar10", data.data_root())`.
 
 # %%
-# Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.
-try:
-    import okddip_edu
-except ImportError:  # pragma: no cover
-    %pip install -q "okddip-edu @ git+https://github.com/okddip-edu/okddip_edu"
-    import okddip_edu
+# {{install_cell}}
 
 # %%
 from okddip_edu import course

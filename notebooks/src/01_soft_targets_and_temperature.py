@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 01 · Soft targets and temperature
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/okddip-edu/okddip_edu/blob/main/notebooks/01_soft_targets_and_temperature.ipynb)
+# {{colab_badge}}
 #
 # Every method in this course (DML, CL-ILR, ONE, OKDDip) trains networks that teach each
 # other with **soft targets**: probability vectors softened by a temperature T. This
@@ -27,12 +27,7 @@
 # ResNet-32, 30 epochs): not measured (no GPU was available).
 
 # %%
-# Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.
-try:
-    import okddip_edu
-except ImportError:  # pragma: no cover
-    %pip install -q "okddip-edu @ git+https://github.com/okddip-edu/okddip_edu"
-    import okddip_edu
+# {{install_cell}}
 
 # %%
 from okddip_edu import course

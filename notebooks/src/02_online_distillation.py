@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 02 · Online distillation: independent branches, DML, CL-ILR, ONE, and why peers become alike
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/okddip-edu/okddip_edu/blob/main/notebooks/02_online_distillation.ipynb)
+# {{colab_badge}}
 #
 # Classic knowledge distillation needs a large pre-trained teacher. **Online** distillation
 # drops it: a group of students trains together and the group itself is the teacher. This
@@ -23,17 +23,12 @@
 #
 # | profile | what it does | time |
 # |---|---|---|
-# | full (GPU) | loads the committed results if present (they are quick-preset runs), else trains 5 methods on CIFAR-100, ResNet-32, 30 epochs each | not measured (no GPU was available) |
-# | quick (CPU) | loads the committed results (quick preset, 3 seeds: `assets/results/PROVENANCE.md`) if present, else trains 5 methods for 6 epochs on 2,048 CIFAR-10 images | about 5 s measured with the results; without them an estimated 5 minutes (each run a quarter of the epochs x images of a 2.5-minute quick run; DML's four networks take longer), not timed |
+# | full (GPU) | loads the committed results (they are quick-preset runs); with `TRAIN_HERE = True` and no results, trains 5 methods on CIFAR-100, ResNet-32, 30 epochs each | not measured (no GPU was available) |
+# | quick (CPU) | loads the committed results (quick preset, 3 seeds: `assets/results/PROVENANCE.md`); with `TRAIN_HERE = True` and no results, trains 5 methods for 6 epochs on 2,048 CIFAR-10 images | about 5 s measured with the results; without them an estimated 5 minutes (each run a quarter of the epochs x images of a 2.5-minute quick run; DML's four networks take longer), not timed |
 # | smoke (CI) | always trains 5 tiny runs (2 epochs, 256 images) | seconds |
 
 # %%
-# Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.
-try:
-    import okddip_edu
-except ImportError:  # pragma: no cover
-    %pip install -q "okddip-edu @ git+https://github.com/okddip-edu/okddip_edu"
-    import okddip_edu
+# {{install_cell}}
 
 # %%
 from okddip_edu import course
@@ -143,34 +138,34 @@ print(table.to_string(na_rep="-"))
 #   trunk and branches for all four. DML's four separate networks are different weights.
 
 # %% [markdown]
-# ## 3. Training them: load the results if they exist, else train
+# ## 3. Training them: load the committed results, or train on request
 #
 # Comparing methods needs several seeds and full-length runs. The course ships the
 # results of the experiment suite `methods` (run with `okddip-edu ablate methods`) in
-# `assets/results/histories.csv`: one row per method, seed and epoch. This cell loads them
-# when they are there. Otherwise (on Colab without the repository, or in the smoke profile,
-# which always trains so that the tests exercise the code) it trains every method once on
-# the same data with `fit`, smaller than the suite.
+# `assets/results/` (`histories.csv`: one row per method, seed and epoch); an installed
+# package carries a copy, so they are found on Colab too (`report.find_results`). This cell
+# loads them. The smoke profile (the tests) always trains every method once, tiny, so that
+# the tests exercise the code. Where no results are found, the cell stops and says how to
+# make them, unless you set `TRAIN_HERE = True`: then it trains every method once on the
+# same data with `fit`, smaller than the suite (see the run-time table above).
 
 # %%
-from pathlib import Path
-
+from okddip_edu import report, resources
 from okddip_edu.engine import fit
 from okddip_edu.experiments import run_key
 
-CANDIDATES = [Path(okddip_edu.__file__).resolve().parents[1] / "assets" / "results",
-              Path("..") / "assets" / "results"]
-found = next((p for p in CANDIDATES if (p / "histories.csv").is_file()), None)
+TRAIN_HERE = False  # True: train the comparison here when no committed results are found
 
+found = report.find_results()
 if found is not None and nb.profile != "smoke":
     histories = pd.read_csv(found / "histories.csv")
     histories = histories[histories["suite"] == "methods"]
     results = pd.read_csv(found / "results.csv")
     results = results[results["suite"] == "methods"]
-    source = (f"loaded from {found}: {results['dataset'].iloc[0]}, {results['arch'].iloc[0]}, "
-              f"{int(results['epochs'].iloc[0])} epochs, seeds "
+    source = (f"loaded from {resources.display_path(found)}: {results['dataset'].iloc[0]}, "
+              f"{results['arch'].iloc[0]}, {int(results['epochs'].iloc[0])} epochs, seeds "
               f"{sorted(histories['seed'].unique().tolist())}")
-else:
+elif nb.profile == "smoke" or TRAIN_HERE:
     # Smaller than the suite: 1 seed; in the quick profile also 6 epochs on 2,048 images.
     epochs = nb.pick(full=nb.full_epochs, quick=6, smoke=2)
     subset = nb.pick(full=None, quick=2048, smoke=None)  # None: the profile's own
@@ -185,6 +180,8 @@ else:
     source = (f"trained here: {cfg.dataset} ({cfg.train_subset or len(splits.train_y)} "
               f"training images), {cfg.arch}, {epochs} epochs, ramp-up {cfg.rampup}, "
               f"seed {cfg.seed}")
+else:
+    raise course.no_results("methods", "TRAIN_HERE")
 print(source)
 print("methods:", histories["variant"].unique().tolist())
 

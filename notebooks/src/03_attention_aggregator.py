@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 03 · The attention aggregator: one target per peer
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/okddip-edu/okddip_edu/blob/main/notebooks/03_attention_aggregator.ipynb)
+# {{colab_badge}}
 #
 # OKDDip's first level gives every auxiliary peer **its own** teaching target: a weighted
 # mix of all peers' logits, with weights from an attention mechanism over the peers'
@@ -27,12 +27,7 @@
 # ResNet-32, 30 epochs): not measured (no GPU was available).
 
 # %%
-# Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.
-try:
-    import okddip_edu
-except ImportError:  # pragma: no cover
-    %pip install -q "okddip-edu @ git+https://github.com/okddip-edu/okddip_edu"
-    import okddip_edu
+# {{install_cell}}
 
 # %%
 from okddip_edu import course

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 04 · Two-level training: one OKDDip step by hand, then a full run
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/okddip-edu/okddip_edu/blob/main/notebooks/04_two_level_training.ipynb)
+# {{colab_badge}}
 #
 # OKDDip distils at two levels. At the **first level** each of the m auxiliary peers learns
 # from its own target, an attention-weighted mix of the peers. At the **second level** the
@@ -31,12 +31,7 @@
 # machine busy with other work takes several times as long.)
 
 # %%
-# Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.
-try:
-    import okddip_edu
-except ImportError:  # pragma: no cover
-    %pip install -q "okddip-edu @ git+https://github.com/okddip-edu/okddip_edu"
-    import okddip_edu
+# {{install_cell}}
 
 # %%
 from okddip_edu import course

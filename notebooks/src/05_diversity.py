@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 05 · Diversity: how different are the peers, and what does it buy?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/okddip-edu/okddip_edu/blob/main/notebooks/05_diversity.ipynb)
+# {{colab_badge}}
 #
 # The paper's argument in one sentence: with simple aggregation (a mean of the peers, a
 # gate) online-distillation peers *become alike quickly*, and an ensemble of look-alikes
@@ -20,19 +20,15 @@
 # here) and [notebook 03](03_attention_aggregator.ipynb) (the attention weights).
 #
 # **Expected run time**: with the pre-computed runs in `assets/results/`, under a minute in
-# every profile except smoke. Without them it trains five short runs itself: quick profile
-# (laptop CPU, 5 epochs on 2,000 `cifar10-5k` images each): about 7 min (measured: 7.4 min
-# on 2 CPU cores shared with other jobs); smoke profile (CI, always trains tiny runs): under
+# every profile except smoke. Without them it stops and says how to make them; with
+# `TRAIN_HERE = True` it trains five short runs itself: quick profile (laptop CPU, 5 epochs
+# on 2,000 `cifar10-5k` images each): about 7 min (measured: 7.4 min on 2 CPU cores shared
+# with other jobs); smoke profile (CI, always trains tiny runs): under
 # a minute; full profile (GPU, CIFAR-100, ResNet-32, 20 epochs each): not measured (no GPU
 # was available).
 
 # %%
-# Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.
-try:
-    import okddip_edu
-except ImportError:  # pragma: no cover
-    %pip install -q "okddip-edu @ git+https://github.com/okddip-edu/okddip_edu"
-    import okddip_edu
+# {{install_cell}}
 
 # %%
 from okddip_edu import course
@@ -92,24 +88,18 @@ for name, probs in (("identical", same), ("one differs", odd)):
 #
 # The comparison suite of the course (`okddip-edu ablate methods --preset quick`) trains
 # every method for 12 epochs on `cifar10-5k` with a ResNet-8 backbone, 3 seeds each, and
-# logs every measure after every epoch into `histories.csv`. When that file is in
-# `assets/results/` we load it; otherwise (for instance on Colab without the repository,
-# and always in the smoke profile used by the tests) we train one short run of each method
-# here, with the same `fit` the suite uses (quick profile: 5 epochs on 2,000 of the training
+# logs every measure after every epoch into `histories.csv`, committed in `assets/results/`
+# and carried by the installed package (so Colab finds it too). We load it. The smoke
+# profile (the tests) always trains one short run of each method here instead, with the
+# same `fit` the suite uses. Where no results are found the cell stops and says how to make
+# them, unless you set `TRAIN_HERE = True` (quick profile: 5 epochs on 2,000 of the training
 # images, one seed; expect noisier and less separated curves than the suite's).
 
 # %%
 METHODS = ["independent", "dml", "cl-ilr", "one", "okddip"]
+TRAIN_HERE = False  # True: train one short run of each method when no results are found
 
-
-def find_results() -> Path | None:
-    """The folder holding the committed results, if any."""
-    roots = [Path(okddip_edu.__file__).resolve().parents[1], Path.cwd().parent, Path.cwd()]
-    for root in roots:
-        folder = root / "assets" / "results"
-        if (folder / "histories.csv").is_file():
-            return folder
-    return None
+from okddip_edu import report, resources
 
 
 def load_histories(folder: Path) -> pd.DataFrame:
@@ -127,20 +117,21 @@ def train_histories(epochs: int | None, train_subset: int | None) -> pd.DataFram
     return pd.concat(frames, ignore_index=True)
 
 
-folder = find_results() if nb.profile != "smoke" else None
+folder = report.find_results() if nb.profile != "smoke" else None
 histories = load_histories(folder) if folder else pd.DataFrame(columns=["variant"])
 missing = sorted(set(METHODS) - set(histories["variant"]))
+if missing and nb.profile != "smoke" and not TRAIN_HERE:
+    raise course.no_results("methods", "TRAIN_HERE")
 if missing:
-    why = ("smoke profile: always train" if nb.profile == "smoke" else
-           "no assets/results/histories.csv found" if folder is None else
-           f"assets/results/histories.csv has no runs of {missing}")
-    print(f"{why} -> training one short run of each method here")
+    print("smoke profile: always train" if nb.profile == "smoke" else
+          f"no runs of {missing} in the results -> training one short run of each method here")
     # quick: 5 epochs on 2,000 training images per method (about 1.5 min each on a laptop CPU)
     histories = train_histories(epochs=nb.pick(full=None, quick=5, smoke=None),
                                 train_subset=nb.pick(full=None, quick=2000, smoke=None))
     source = "trained in this notebook (1 seed)"
 else:
-    source = f"assets/results/histories.csv (suite 'methods', {histories['seed'].nunique()} seeds)"
+    source = (f"{resources.display_path(folder)}/histories.csv (suite 'methods', "
+              f"{histories['seed'].nunique()} seeds)")
 epochs = int(histories["epoch"].max()) + 1
 print(f"histories: {source}; {len(histories)} rows, {epochs} epochs, methods {METHODS}")
 

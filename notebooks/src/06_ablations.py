@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 06 · Ablations: what each part of OKDDip buys, over seeds
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/okddip-edu/okddip_edu/blob/main/notebooks/06_ablations.ipynb)
+# {{colab_badge}}
 #
 # OKDDip is a stack of design choices: attention-based targets for each peer (first
 # level), a group leader that learns from the peers' ensemble (second level), m = 3 peers,
@@ -33,12 +33,7 @@
 # runs) takes hours on a CPU: see their provenance below.
 
 # %%
-# Set-up: on Colab (or anywhere okddip_edu is not installed) install it first.
-try:
-    import okddip_edu
-except ImportError:  # pragma: no cover
-    %pip install -q "okddip-edu @ git+https://github.com/okddip-edu/okddip_edu"
-    import okddip_edu
+# {{install_cell}}
 
 # %%
 from okddip_edu import course
@@ -53,7 +48,7 @@ from pathlib import Path
 import ipywidgets as widgets
 from IPython.display import Markdown, display
 
-from okddip_edu import experiments, report
+from okddip_edu import experiments, report, resources
 
 # %% [markdown]
 # ## 1. The suites
@@ -84,8 +79,10 @@ print(f"{len(grid)} rows, {len({j.run_dir for j in grid})} distinct trainings")
 #
 # The course ships the results of every suite in `assets/results/` (`results.csv`: one
 # row per suite, variant and seed; `histories.csv`: every epoch of every run), so nobody
-# has to retrain to read them. `report.find_results` looks there (or in the folder you
-# give it, or in `$OKDDIP_RESULTS`); `report.load_results` reads both tables.
+# has to retrain to read them; an installed package carries a copy (on Colab, for
+# instance). `report.find_results` looks in the folder you give it, then `$OKDDIP_RESULTS`,
+# then the clone's `assets/results/`, then the installed copy; `report.load_results` reads
+# both tables.
 
 # %%
 RESULTS_DIR = None  # or the --out folder of your own `okddip-edu ablate` run
@@ -94,7 +91,7 @@ results_dir = report.find_results(RESULTS_DIR)
 if results_dir is not None:
     results, histories = report.load_results(results_dir)
     setting = results[["dataset", "arch", "epochs"]].drop_duplicates()
-    print(f"{len(results)} finished runs in {results_dir}")
+    print(f"{len(results)} finished runs in {resources.display_path(results_dir)}")
     print("setting:", "; ".join(f"{r.dataset}, {r.arch}, {r.epochs} epochs"
                                 for r in setting.itertuples()))
     print("seeds per suite:", results.groupby("suite", sort=False)["seed"].nunique().to_dict())
@@ -103,8 +100,7 @@ if results_dir is not None:
         display(Markdown("\n".join(provenance.splitlines()[:30])))
 else:
     results = histories = None
-    print("No committed results found (for instance on Colab without the repository): "
-          "the next cell trains a small suite instead.")
+    print("No committed results found: the next cell stops and says how to make them.")
 
 # %% [markdown]
 # ### Run a suite yourself
@@ -117,16 +113,20 @@ else:
 #
 # - smoke profile (the tests): always trains the `leader` suite, 1 seed, 2 epochs, on
 #   synthetic images, into a temporary folder, then writes its report (seconds);
-# - quick and full: trains only if you set `RUN_SUITE = True` (or if no results were
-#   found), at the profile's scale, into `runs/suites-notebook` next to this notebook.
-#   One quick run takes a few minutes on a laptop CPU; a suite has 4 to 18 of them.
+# - quick and full: trains only if you set `RUN_SUITE = True`, at the profile's scale, into
+#   `runs/suites-notebook` next to this notebook. One quick run takes a few minutes on a
+#   laptop CPU; a suite has 4 to 18 of them. Where no results were found and
+#   `RUN_SUITE` is False, the cell stops with the command that makes them: nothing long
+#   starts unasked.
 
 # %%
 RUN_SUITE = False  # set True to train SUITE at this profile's scale
 SUITE = "leader"  # any of experiments.SUITES
 SEEDS = nb.pick(full=None, quick=None, smoke=1)  # None: the suite's default (3 or 2)
 
-if nb.profile == "smoke" or RUN_SUITE or results is None:
+if results is None and not (RUN_SUITE or nb.profile == "smoke"):
+    raise course.no_results("all", "RUN_SUITE", RESULTS_DIR)
+if nb.profile == "smoke" or RUN_SUITE:
     cfg = nb.config()  # the profile's scale: dataset, epochs, schedule, device
     base = dict(dataset=cfg.dataset, epochs=cfg.epochs, milestones=cfg.milestones,
                 rampup=cfg.rampup, device=cfg.device)
