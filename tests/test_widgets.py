@@ -167,3 +167,13 @@ def test_attention_over_epochs_widget_follows_the_slider():
         assert z[0, 0] == pytest.approx(0.4 + 0.2 * e)
         np.testing.assert_allclose(z.sum(axis=1), 1.0)
         assert fig.data[-1].x == (e,)
+
+
+def test_interactive_dropdown_calls_back_with_each_choice():
+    """Notebook 06 browses suites with ``interact`` over a Dropdown: same API on 7.7 and 8."""
+    seen = []
+    app = ipywidgets.interactive(lambda suite: seen.append(suite), suite=ipywidgets.Dropdown(
+        options=["methods", "leader"], value="methods", description="suite"))
+    app.update()
+    app.children[0].value = "leader"
+    assert seen[0] == "methods" and seen[-1] == "leader"
