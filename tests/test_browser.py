@@ -186,7 +186,8 @@ def _move(page, control) -> None:
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem[:2] for n in NOTEBOOKS])
 def test_notebook_runs_and_its_widgets_respond(lab, browser, notebook):
     base, token, _ = lab
-    cells = sum(c["cell_type"] == "code" for c in json.loads(notebook.read_text())["cells"])
+    stored_cells = json.loads(notebook.read_text())["cells"]
+    cells = sum(c["cell_type"] == "code" for c in stored_cells)
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
         page.goto(f"{base}/lab/tree/{notebook.name}?reset&token={token}")
@@ -206,17 +207,16 @@ def test_notebook_runs_and_its_widgets_respond(lab, browser, notebook):
         for view in views:
             assert view.locator(".jupyter-widgets").count(), "a widget view rendered empty"
         figures = page.locator(".jp-OutputArea-output.jp-RenderedPlotly").all()
-        stored = sum(1 for c in json.loads(notebook.read_text())["cells"]
-                     for o in c.get("outputs", [])
+        stored = sum(1 for c in stored_cells for o in c.get("outputs", [])
                      if "application/vnd.plotly.v1+json" in o.get("data", {}))
         assert len(figures) >= stored, f"{len(figures)} plotly outputs, {stored} stored"
         for figure in figures:  # plotly.js draws a figure once it is in view
             figure.scroll_into_view_if_needed()
             figure.locator(".main-svg").first.wait_for(timeout=30_000)
 
-        drawn = sum(1 for c in json.loads(notebook.read_text())["cells"]
-                    for o in c.get("outputs", []) if "image/png" in o.get("data", {})
-                    and o["data"].get("text/plain", "").startswith("<Figure"))
+        drawn = sum(1 for c in stored_cells for o in c.get("outputs", [])
+                    if "image/png" in o.get("data", {})
+                    and "".join(o["data"].get("text/plain", "")).startswith("<Figure"))
         if drawn:  # matplotlib draws inline (a test-only MPLBACKEND=Agg would draw nothing)
             assert page.locator(".jp-OutputArea-output.jp-RenderedImage img").count(), (
                 "no matplotlib figure was drawn")
