@@ -100,12 +100,23 @@ def test_bars_become_their_last_line_and_closed_bars_go(nb):
 
 def test_every_figure_and_figure_widget_gets_a_png(nb):
     assert NO.add_static_images(nb, fake_render) == 2
-    app = nb["cells"][1]["outputs"][0]["data"]
+    app, static = nb["cells"][1]["outputs"][:2]
     plain = nb["cells"][2]["outputs"][0]["data"]
-    assert base64.b64decode(app[NO.PNG]) == FAKE_PNG + b"slider at 3"
+    assert NO.PNG not in app["data"], "nbviewer would draw the widget, not the image"
+    assert static["data"]["text/plain"] == NO.STATIC_TEXT
+    assert base64.b64decode(static["data"][NO.PNG]) == FAKE_PNG + b"slider at 3"
     assert base64.b64decode(plain[NO.PNG]) == FAKE_PNG + b"plain figure"
-    assert NO.WIDGET in app and NO.PLOTLY in plain  # the interactive versions stay
+    assert NO.PLOTLY in plain  # the interactive version stays
     assert NO.add_static_images(nb, fake_render) == 0  # idempotent
+    assert len(nb["cells"][1]["outputs"]) == 3
+
+
+def test_a_png_inside_a_widget_bundle_moves_out(nb):
+    view = nb["cells"][1]["outputs"][0]["data"]
+    view[NO.PNG] = "c3RvcmVk"
+    assert NO.add_static_images(nb, fake_render) == 2
+    app, static = nb["cells"][1]["outputs"][:2]
+    assert NO.PNG not in app["data"] and static["data"][NO.PNG] == "c3RvcmVk"
 
 
 def test_unreferenced_widget_models_are_dropped(nb):
@@ -134,5 +145,8 @@ def test_notebook_without_widgets_is_left_alone():
                            "(pip install kaleido; apt-get install chromium)")
 def test_kaleido_renders_a_png():
     render = NO.kaleido_renderer(width=300, height=200)
-    png = render(_figure("a real figure"))
+    try:
+        png = render(_figure("a real figure"))
+    finally:
+        render.close()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000

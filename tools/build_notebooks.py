@@ -158,6 +158,8 @@ def main(argv=None) -> int:
             took = f" with its stored outputs ({tidy(nb)})"
         nbformat.write(nb, dst)
         print(f"{dst.relative_to(ROOT)}{took}, {dst.stat().st_size // 1024} KiB")
+    if _render is not None:
+        _render.close()  # the browser kaleido drew with
     return 0
 
 

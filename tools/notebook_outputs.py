@@ -13,8 +13,10 @@ An executed notebook keeps what the kernel sent, which is made for a live Jupyte
 
 - every plotly output gets an ``image/png`` beside its JSON (JupyterLab still prefers the
   interactive JSON; GitHub and nbviewer show the image);
-- every widget view showing a figure (a figure app, ``interact``) gets an ``image/png`` of
-  the figure it showed last, beside the widget;
+- every widget view showing a figure (a figure app, ``interact``) is followed by an output
+  holding a PNG of the figure it showed last. It is a separate output, not a second MIME
+  type of the widget's, because nbconvert (nbviewer) prefers a widget view to any image
+  and draws the widget without the figure;
 - a tqdm bar becomes the one line it ended on (``epoch 12/12: 100%|##########| 63/63 ...``),
   a bar closed with ``leave=False`` is dropped, as in the live notebook, and widget models
   no output refers to any more leave the widget state.
@@ -39,6 +41,7 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 PNG = "image/png"
 REF = re.compile(r"IPY_MODEL_(\w+)")
 BAR_WIDTH = 10  # characters of a text progress bar, as tqdm draws one
+STATIC_TEXT = "<static image of the widget's figure, for pages that cannot run widgets>"
 
 Renderer = Callable[[dict], bytes]  # plotly figure JSON -> PNG bytes
 
@@ -148,23 +151,40 @@ def tidy_progress(nb: dict) -> int:
     return count
 
 
+def _static_output(png: str) -> dict:
+    return {"output_type": "display_data", "metadata": {},
+            "data": {PNG: png, "text/plain": STATIC_TEXT}}
+
+
+def _is_static_output(out: dict | None) -> bool:
+    return bool(out) and out.get("data", {}).get("text/plain") == STATIC_TEXT
+
+
 def add_static_images(nb: dict, render: Renderer) -> int:
-    """Give every stored plotly figure, and every widget view showing a figure, an
-    ``image/png`` beside it. Returns the number of images added."""
+    """Give every stored plotly figure an ``image/png`` beside its JSON, and follow every
+    widget view showing a figure by an output with its PNG. Returns the images added."""
     state, count = widget_state(nb), 0
     for cell in nb.get("cells", []):
-        for out in cell.get("outputs", []):
+        outputs = []
+        old = cell.get("outputs", [])
+        for i, out in enumerate(old):
+            outputs.append(out)
             data = out.get("data")
-            if not data or PNG in data:
+            if not data:
                 continue
-            if PLOTLY in data:
+            if PLOTLY in data and PNG not in data:
                 data[PNG] = _png_text(render(data[PLOTLY]))
                 count += 1
             elif WIDGET in data:
+                png = data.pop(PNG, None)  # an image inside the widget's bundle: move it out
                 fig = figure_of_widget(state, data[WIDGET]["model_id"])
-                if fig is not None:
-                    data[PNG] = fig["png"] if "png" in fig else _png_text(render(fig["plotly"]))
-                    count += 1
+                if fig is None or _is_static_output(old[i + 1] if i + 1 < len(old) else None):
+                    continue
+                png = png or fig.get("png") or _png_text(render(fig["plotly"]))
+                outputs.append(_static_output(png))
+                count += 1
+        if "outputs" in cell:
+            cell["outputs"] = outputs
     return count
 
 
@@ -197,7 +217,8 @@ def tidy(nb: dict, render: Renderer) -> dict[str, int]:
 def kaleido_renderer(width: int = 900, height: int = 450) -> Renderer:
     """PNG export with plotly's kaleido (needs ``pip install kaleido`` and a Chrome or
     Chromium it can find, e.g. Debian's ``chromium``). A figure's own layout width and
-    height win over these defaults. Starts one browser, reused for every figure."""
+    height win over these defaults. Starts one browser, reused for every figure, until
+    ``render.close()``."""
     import kaleido
     import plotly.io as pio
 
@@ -211,4 +232,5 @@ def kaleido_renderer(width: int = 900, height: int = 450) -> Renderer:
                                 width=layout.get("width") or width,
                                 height=layout.get("height") or height)
 
+    render.close = kaleido.stop_sync_server  # type: ignore[attr-defined]
     return render
