@@ -198,6 +198,15 @@ def test_colab_keeps_its_own_widgets_and_kernel(pyproject):
                 f"{name}>={core[name]} would upgrade Colab's {name} {colab}")
 
 
+def test_test_extra_can_build_the_package(pyproject):
+    """tests/test_wheel.py builds without isolation: the venv needs the build backend."""
+    needed = _lower_bounds(pyproject["build-system"]["requires"])
+    have = _lower_bounds(pyproject["project"]["optional-dependencies"]["test"])
+    for name, bound in needed.items():
+        assert name in have and _version(have[name]) >= _version(bound), (
+            f"the test extra must install {name}>={bound} (build-system requires it)")
+
+
 def test_make_installs_the_extras():
     text = (ROOT / "Makefile").read_text()
     assert re.search(r'-e "\.\[lab,test\]"', text), "make must install the lab and test extras"
