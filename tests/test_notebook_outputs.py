@@ -103,6 +103,7 @@ def test_every_figure_and_figure_widget_gets_a_png(nb):
     app, static = nb["cells"][1]["outputs"][:2]
     plain = nb["cells"][2]["outputs"][0]["data"]
     assert NO.PNG not in app["data"], "nbviewer would draw the widget, not the image"
+    assert app["data"]["text/plain"] == NO.WIDGET_TEXT
     assert static["data"]["text/plain"] == NO.STATIC_TEXT
     assert base64.b64decode(static["data"][NO.PNG]) == FAKE_PNG + b"slider at 3"
     assert base64.b64decode(plain[NO.PNG]) == FAKE_PNG + b"plain figure"

@@ -42,6 +42,7 @@ PNG = "image/png"
 REF = re.compile(r"IPY_MODEL_(\w+)")
 BAR_WIDTH = 10  # characters of a text progress bar, as tqdm draws one
 STATIC_TEXT = "<static image of the widget's figure, for pages that cannot run widgets>"
+WIDGET_TEXT = "<interactive widget: run the notebook to use its controls; its last figure is below>"
 
 Renderer = Callable[[dict], bytes]  # plotly figure JSON -> PNG bytes
 
@@ -178,7 +179,10 @@ def add_static_images(nb: dict, render: Renderer) -> int:
             elif WIDGET in data:
                 png = data.pop(PNG, None)  # an image inside the widget's bundle: move it out
                 fig = figure_of_widget(state, data[WIDGET]["model_id"])
-                if fig is None or _is_static_output(old[i + 1] if i + 1 < len(old) else None):
+                if fig is None:
+                    continue
+                data["text/plain"] = WIDGET_TEXT  # what a page without widgets prints
+                if _is_static_output(old[i + 1] if i + 1 < len(old) else None):
                     continue
                 png = png or fig.get("png") or _png_text(render(fig["plotly"]))
                 outputs.append(_static_output(png))
