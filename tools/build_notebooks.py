@@ -125,6 +125,9 @@ def keep_outputs(nb: nbformat.NotebookNode, stored: nbformat.NotebookNode, name:
         cell.outputs, cell.execution_count = before.outputs, before.execution_count
     if "widgets" in stored.metadata:
         nb.metadata["widgets"] = stored.metadata["widgets"]
+    if len(nb.cells) == len(stored.cells):  # same cells: keep their ids, so diffs stay small
+        for cell, before in zip(nb.cells, stored.cells):
+            cell.id = before.get("id", cell.id)
 
 
 def main(argv=None) -> int:
