@@ -54,7 +54,8 @@ IPYW7_TESTS := tests/test_widgets.py tests/test_plots_curves.py tests/test_plots
 
 help:
 	@echo "make lab    start JupyterLab on notebooks/ (http://$(LAB_IP):$(LAB_PORT), URL printed below)"
-	@echo "make test   run tests/ and every notebooks/*.ipynb (nbval, smoke profile)"
+	@echo "make test   run tests/ and every notebooks/*.ipynb (nbval, smoke profile), then"
+	@echo "            the widget and figure tests again on ipywidgets 7.7 (make test-ipywidgets7)"
 	@echo "make clean  remove caches and the install stamp (next run reinstalls)"
 	@echo "make distclean  also remove .venv/ and .venv-ipywidgets7/"
 

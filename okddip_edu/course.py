@@ -118,4 +118,3 @@ def no_results(suite: str, switch: str, directory: str | Path | None = None) -> 
         f"`okddip-edu ablate {suite} --preset quick --out runs/suites` and set "
         f"${ENV_RESULTS} to that folder's absolute path, or set {switch} = True in this "
         "cell to train a smaller version here")
-
