@@ -103,7 +103,7 @@ class Config:
     # --- execution ---
     seed: int = 0  # seeds weights, shuffling, augmentation and dropout
     device: str = "auto"  # auto (cuda when present) | cpu | cuda
-    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU unless cpu_amp)
+    amp: bool = True  # CUDA autocast: bf16 where native, else fp16 + grad scaling (see precision)
     channels_last: bool = True  # channels_last memory format, CPU and CUDA (faster convolutions)
     cpu_amp: bool = False  # bf16 autocast on CPU too (fast with AVX512_BF16/AMX)
     eval_batch_size: int = 500  # evaluation batch size

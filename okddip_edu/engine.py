@@ -15,8 +15,9 @@ Each epoch:
 Reproducible: every epoch reseeds from (seed, epoch), so a run interrupted and resumed
 gives the same history as one that never stopped (on CPU). Images and weights are kept
 channels_last on every device (``Config.channels_last``: the same arithmetic, faster
-convolution kernels). On CUDA: bf16 autocast and the fused SGD kernel; on the CPU bf16 only
-when ``cpu_amp`` asks for it. A loss that becomes NaN or infinite stops the run with
+convolution kernels). The arithmetic is :func:`okddip_edu.precision.choose`'s, printed at the
+start: on CUDA bf16 autocast where the GPU has native bf16, else fp16 with gradient scaling;
+on the CPU fp32, or bf16 when ``cpu_amp`` asks for it. The fused SGD kernel on CUDA. A loss that becomes NaN or infinite stops the run with
 :class:`TrainingDiverged`; the last good checkpoint is kept.
 """
 
@@ -37,12 +38,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import __version__, data, hardware
+from . import __version__, data, hardware, precision
 from .checkpoint import FORMAT, CheckpointError, load_checkpoint, restore, save_atomic
 from .config import Config
 from .factory import build
 from .methods import Method
 from .metrics import Evaluator
+from .precision import Precision
 
 # Config fields that may differ between a run and its resumption. ``epochs`` may grow (to
 # extend a finished run); with a cosine schedule that changes the lr of the epochs to come.
@@ -103,26 +105,28 @@ def sgd_kernel(device: torch.device) -> dict:
     return {"fused": True} if device.type == "cuda" and has_fused_sgd() else {}
 
 
-def autocast(device: torch.device, enabled: bool, cpu: bool = False):
-    """bf16 autocast on CUDA when ``enabled``; on the CPU too only when ``cpu`` is set
-    (it changes CPU numerics, so the engine leaves it off there)."""
-    on = enabled and (device.type == "cuda" or (cpu and device.type == "cpu"))
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
-
-
 def train_step(model: nn.Module, method: Method, optimizer: torch.optim.Optimizer,
                x: torch.Tensor, y: torch.Tensor, epoch: int, amp: bool = True,
-               cpu_amp: bool = False):
+               cpu_amp: bool = False, prec: Precision | None = None,
+               scaler: torch.amp.GradScaler | None = None):
     """One SGD step on a batch: forward, named loss terms, backward, update.
 
+    ``prec``: the arithmetic (default: :func:`okddip_edu.precision.choose` for ``x``'s device,
+    ``amp`` and ``cpu_amp``); ``scaler``: the gradient scaler an fp16 run keeps across steps.
     Returns the model output and the loss terms (tensors; no host synchronisation).
     """
-    with autocast(x.device, amp, cpu=cpu_amp):
+    prec = prec or precision.choose(x.device, amp, cpu_amp)
+    with prec.autocast(x.device):
         output = model(x)
         terms = method(output, y, epoch, x=x)
     optimizer.zero_grad(set_to_none=True)
-    terms["total"].backward()
-    optimizer.step()
+    if scaler is not None and scaler.is_enabled():  # fp16: scale, unscale, skip on overflow
+        scaler.scale(terms["total"]).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        terms["total"].backward()
+        optimizer.step()
     return output, terms
 
 
@@ -130,12 +134,13 @@ def train_step(model: nn.Module, method: Method, optimizer: torch.optim.Optimize
 def evaluate(model: nn.Module, method: Method, loader, device: torch.device,
              amp: bool = False, cpu_amp: bool = False) -> dict[str, float]:
     """Every validation metric of ``model`` + ``method`` over ``loader``."""
+    prec = precision.choose(device, amp, cpu_amp)
     model.eval()
     method.eval()
     ev = Evaluator(peers=method.peers, leader=method.leader,
                    diversity=method.diversity_branches)
     for x, y in loader:
-        with autocast(device, amp, cpu=cpu_amp):
+        with prec.autocast(device):
             out = model(x)
             weights = method.weights(out)
         ev.update(out.logits, y, weights)
@@ -191,6 +196,10 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         warnings.warn("cpu_amp=True on a CPU without native bf16 (no AVX512_BF16 or AMX): bf16 "
                       "is emulated there and usually slower than fp32; drop --cpu-amp",
                       stacklevel=2)
+    prec = precision.choose(device, cfg.amp, cpu_amp)
+    if progress:
+        print(f"precision: {prec.reason}", flush=True)
+    scaler = prec.scaler(device)
     if cfg.channels_last:  # same arithmetic, faster oneDNN / cuDNN kernels
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, method, cfg)
@@ -201,6 +210,8 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         state = load_checkpoint(ckpt_path, map_location=device)
         _check_resumable(state.get("config", {}), cfg)
         restore(state, model, method, optimizer)
+        if scaler.is_enabled() and "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         for group in optimizer.param_groups:  # saved on another device: keep this one's kernel
             for key in ("fused", "foreach"):
                 group[key] = optimizer.defaults[key]
@@ -238,8 +249,8 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         batches = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
                        disable=not progress)
         for step, (x, y) in enumerate(batches):
-            output, terms = train_step(model, method, optimizer, x, y, epoch, cfg.amp,
-                                       cpu_amp=cpu_amp)
+            output, terms = train_step(model, method, optimizer, x, y, epoch, prec=prec,
+                                       scaler=scaler)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0) + v.detach().float()
             head = method.leader if method.leader is not None else 0
@@ -257,7 +268,7 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
                 f"{train[bad[0]]}; {kept}. Lower the learning rate (lr={cfg.lr}) or the "
                 f"distillation weight (alpha={cfg.alpha}).")
         train["train_top1_head"] = 100.0 * correct.item() / max(seen, 1)
-        val = evaluate(model, method, val_loader, device, cfg.amp, cpu_amp)
+        val = evaluate(model, method, val_loader, device, cfg.amp, cpu_amp)  # same precision
         row = {"epoch": epoch, "lr": lr, "w": method.weight(epoch), **train,
                **{f"val_{k}": v for k, v in val.items()},
                "epoch_time": time.perf_counter() - t0}
@@ -266,7 +277,9 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         if out:
             save_atomic({"format": FORMAT, "epoch": epoch, "config": cfg.to_dict(),
                          "model": model.state_dict(), "method": method.state_dict(),
-                         "optimizer": optimizer.state_dict(), "history": rows}, ckpt_path)
+                         "optimizer": optimizer.state_dict(), "history": rows,
+                         **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {})},
+                        ckpt_path)
             history.to_csv(out / "history.csv", index=False)
         epochs.set_postfix(leader=f"{val['top1_leader']:.1f}%", ens=f"{val['top1_ens']:.1f}%")
         if on_epoch_end is not None:
