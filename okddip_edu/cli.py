@@ -21,7 +21,8 @@ from typing import Any, Sequence
 from .config import PRESETS, Config
 
 # Modules that add their own sub-command through ``register(subparsers)``.
-PLUGINS = ("okddip_edu.experiments", "okddip_edu.report", "okddip_edu.bench")
+PLUGINS = ("okddip_edu.data.command", "okddip_edu.experiments", "okddip_edu.report",
+           "okddip_edu.bench")
 
 
 class CLIError(Exception):
