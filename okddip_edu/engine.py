@@ -24,9 +24,7 @@ on the CPU fp32, or bf16 when ``cpu_amp`` asks for it. The fused SGD kernel on C
 from __future__ import annotations
 
 import inspect
-import json
 import math
-import platform
 import time
 import warnings
 from dataclasses import dataclass
@@ -38,8 +36,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import __version__, data, hardware, precision
-from .checkpoint import FORMAT, CheckpointError, load_checkpoint, restore, save_atomic
+from . import data, hardware, precision, rundir
+from .checkpoint import (FORMAT, CheckpointError, load_checkpoint, nonfinite, restore,
+                         save_atomic)
 from .config import Config
 from .factory import build
 from .methods import Method
@@ -147,19 +146,6 @@ def evaluate(model: nn.Module, method: Method, loader, device: torch.device,
     return ev.result()
 
 
-def versions() -> dict[str, str]:
-    import torchvision
-
-    return {"okddip_edu": __version__, "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "python": platform.python_version()}
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({hardware.cpu_model()}, {torch.get_num_threads()} threads)"
-
-
 def _check_resumable(saved: dict, cfg: Config) -> None:
     now = cfg.to_dict()
     diff = {k: (saved.get(k), v) for k, v in now.items()
@@ -174,14 +160,22 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         splits: data.Splits | None = None,
         on_epoch_end: Callable[[dict, pd.DataFrame], None] | None = None,
         progress: bool = True) -> FitResult:
-    """Train ``cfg.method`` on ``cfg.arch`` for ``cfg.epochs`` epochs; return the history."""
+    """Train ``cfg.method`` on ``cfg.arch`` for ``cfg.epochs`` epochs; return the history.
+
+    With ``out_dir`` every epoch is checkpointed (:mod:`okddip_edu.rundir`); ``resume``
+    continues the run there from its last checkpoint and first repairs what the checkpoint
+    can rebuild (history.csv, final.json).
+    """
+    if resume and out_dir is None:
+        raise ValueError("resume=True needs out_dir, the run directory to continue")
     device = resolve_device(cfg.device)
     use_cuda = device.type == "cuda"
     splits = data.apply_subset(splits, cfg.train_subset) if splits is not None else data.load(cfg)
+    check_labels(splits)
     if cfg.batch_size > len(splits.train_y):
         raise ValueError(f"batch_size={cfg.batch_size} is larger than the {len(splits.train_y)} "
                          "training images; choose a smaller batch size")
-    out = Path(out_dir) if out_dir is not None else None
+    out = rundir.check_out_dir(out_dir) if out_dir is not None else None
     ckpt_path = out / "checkpoint.pt" if out else None
     if out and ckpt_path.exists() and not resume:
         raise FileExistsError(f"{out} already holds a run; pass resume=True (--resume) to "
@@ -220,9 +214,10 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         if cfg.epochs < start:
             raise CheckpointError(f"cannot resume with epochs={cfg.epochs}: the checkpoint has "
                                   f"already finished {start} epochs")
+        for problem in rundir.repair(out, rows):
+            print(f"repaired from the checkpoint: {problem}", flush=True)
     if out:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(cfg.to_json())
+        rundir.write_text(out / "config.json", cfg.to_json())
 
     train_loader = data.DeviceLoader(splits.train_x, splits.train_y, cfg.batch_size,
                                      splits.mean, splits.std, device=device, train=True,
@@ -261,12 +256,16 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         train = {f"train_{k}": (v / len(train_loader)).item() for k, v in sums.items()}
         bad = [k for k, v in train.items() if not math.isfinite(v)]
         if bad:
-            kept = (f"the last good checkpoint (epoch {rows[-1]['epoch']}) is kept in {out}"
-                    if out and rows else "no checkpoint was written")
             raise TrainingDiverged(
                 f"training diverged at epoch {epoch}: {', '.join(bad)} became "
-                f"{train[bad[0]]}; {kept}. Lower the learning rate (lr={cfg.lr}) or the "
-                f"distillation weight (alpha={cfg.alpha}).")
+                f"{train[bad[0]]}; {_kept(rows, out)}. Lower the learning rate (lr={cfg.lr}) "
+                f"or the distillation weight (alpha={cfg.alpha}).")
+        broken = nonfinite(model, method)  # BatchNorm statistics can break before the loss
+        if broken:
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch}: {len(broken)} weights or buffers hold "
+                f"NaN or infinity (first: {broken[0]}); {_kept(rows, out)}. Lower the "
+                f"learning rate (lr={cfg.lr}) or the distillation weight (alpha={cfg.alpha}).")
         train["train_top1_head"] = 100.0 * correct.item() / max(seen, 1)
         val = evaluate(model, method, val_loader, device, cfg.amp, cpu_amp)  # same precision
         row = {"epoch": epoch, "lr": lr, "w": method.weight(epoch), **train,
@@ -274,36 +273,34 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
                "epoch_time": time.perf_counter() - t0}
         rows.append(row)
         history = pd.DataFrame(rows)
-        if out:
+        if out:  # the checkpoint first: it can rebuild history.csv, not the other way round
             save_atomic({"format": FORMAT, "epoch": epoch, "config": cfg.to_dict(),
                          "model": model.state_dict(), "method": method.state_dict(),
                          "optimizer": optimizer.state_dict(), "history": rows,
                          **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {})},
                         ckpt_path)
-            history.to_csv(out / "history.csv", index=False)
+            rundir.write_history(out, rows)
         epochs.set_postfix(leader=f"{val['top1_leader']:.1f}%", ens=f"{val['top1_ens']:.1f}%")
         if on_epoch_end is not None:
             on_epoch_end(row, history)
 
-    history = pd.DataFrame(rows)
     if out:
-        (out / "final.json").write_text(json.dumps(summarize(history, cfg, device), indent=2))
-    return FitResult(history, model.eval(), method.eval(), cfg, out, splits)
+        rundir.finish(out, rows, cfg, device)
+    return FitResult(pd.DataFrame(rows), model.eval(), method.eval(), cfg, out, splits)
 
 
-def summarize(history: pd.DataFrame, cfg: Config, device: torch.device | None = None) -> dict:
-    """Final-epoch and best-epoch metrics of a history (both, labelled)."""
-    last = history.iloc[-1]
-    best_i = int(history["val_top1_leader"].idxmax())
-    best = history.loc[best_i]
-    keys = [c for c in history.columns if c.startswith("val_")]
-    return {
-        "final_epoch": int(last["epoch"]),
-        "final": {k[4:]: float(last[k]) for k in keys},
-        "best_epoch": int(best["epoch"]),
-        "best": {k[4:]: float(best[k]) for k in keys},
-        "wall_time_s": float(history["epoch_time"].sum()),
-        "versions": versions(),
-        "device": _device_name(device) if device is not None else None,
-        "config": cfg.to_dict(),
-    }
+def _kept(rows: list[dict], out: Path | None) -> str:
+    if out and rows:
+        return f"the last good checkpoint (epoch {rows[-1]['epoch']}) is kept in {out}"
+    return "no checkpoint was written"
+
+
+def check_labels(splits: data.Splits) -> None:
+    """Integer class labels in 0..C-1, in training and validation; one line otherwise."""
+    for part, y in (("training", splits.train_y), ("validation", splits.val_y)):
+        if y.dtype.is_floating_point or y.dtype == torch.bool or y.dtype.is_complex:
+            raise ValueError(f"{splits.name}: {part} labels must be integer class indices, "
+                             f"got {y.dtype}")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= splits.num_classes):
+            raise ValueError(f"{splits.name}: {part} labels must be in 0..{splits.num_classes - 1}"
+                             f", got {int(y.min())}..{int(y.max())}")
