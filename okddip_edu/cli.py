@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import rundir
 from .config import PRESETS, Config
 
 # Modules that add their own sub-command through ``register(subparsers)``.
@@ -62,14 +63,33 @@ def add_config_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) 
             group.add_argument(flag, type=str, default=None, help=help_)
 
 
-def config_from_args(args: argparse.Namespace, preset_name: str) -> Config:
-    from .config import preset
-
+def given_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields a user gave as flags."""
     fields = {f.name for f in dataclasses.fields(Config)}
-    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    if "milestones" in overrides:
-        overrides["milestones"] = tuple(overrides["milestones"])
-    return preset(preset_name, **overrides)
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if "milestones" in given:
+        given["milestones"] = tuple(given["milestones"])
+    return given
+
+
+def config_from_args(args: argparse.Namespace, preset_name: str) -> Config:
+    """The preset with the given flags on top; a flag the method would ignore is refused."""
+    from .config import preset
+    from .validation import ignored_flags
+
+    given = given_fields(args)
+    cfg = preset(preset_name, **given)
+    ignored = ignored_flags(cfg, given)
+    if ignored:
+        raise CLIError("; ".join(ignored))
+    return cfg
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage itself is on --help)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def format_table(rows: list[tuple[str, str]], title: str | None = None) -> str:
@@ -124,15 +144,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .engine import evaluate, resolve_device
     from .factory import load_run
 
+    if args.batch_size < 1:
+        raise CLIError(f"--batch-size={args.batch_size} is not valid; it must be >= 1")
     device = resolve_device(args.device)
+    run_dir = rundir.check_out_dir(args.run_dir) if Path(args.run_dir).is_dir() else None
     model, method, cfg = load_run(args.run_dir, map_location=device)
     model.to(device)
+    edited = _edited_fields(Path(args.run_dir), cfg)
+    if edited:
+        print(f"note: config.json differs from the checkpoint's config in {', '.join(edited)}; "
+              "evaluating with the checkpoint's", file=sys.stderr)
     source = args.data
     if source.endswith(".npz") or Path(source).is_file():
         x, y = data.load_npz(source)
         if int(y.max()) >= model_num_classes(model) or int(y.min()) < 0:
             raise CLIError(f"{source}: labels must be in 0..{model_num_classes(model) - 1} for "
-                           "this model")
+                           f"this model, got {int(y.min())}..{int(y.max())}")
         mean, std = (data.CIFAR100_MEAN, data.CIFAR100_STD) if cfg.dataset == "cifar100" \
             else (data.CIFAR10_MEAN, data.CIFAR10_STD)
         name = Path(source).stem
@@ -148,11 +175,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         metrics = evaluate(model, method, loader, device, amp=cfg.amp,
                            cpu_amp=cfg.cpu_amp)
     metrics["images"] = len(y)
-    path = Path(args.run_dir) / f"eval-{name}.json"
-    path.write_text(json.dumps({"data": source, **metrics}, indent=2))
+    path = run_dir / f"eval-{name}.json"
+    rundir.write_text(path, json.dumps({"data": source, **metrics}, indent=2))
     print(format_table(summary_rows(metrics), f"{args.run_dir} on {source} ({len(y)} images):"))
     print(f"written: {path}")
     return 0
+
+
+def _edited_fields(run_dir: Path, cfg: Config) -> list[str]:
+    """Fields where run_dir/config.json (if readable) differs from the checkpoint's config."""
+    try:
+        written = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(written, dict):
+        return ["(not a JSON object)"]
+    saved = cfg.to_dict()
+    return sorted(k for k in set(written) | set(saved) if written.get(k) != saved.get(k))
 
 
 def model_num_classes(model) -> int:
@@ -166,7 +205,7 @@ def model_num_classes(model) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="okddip-edu", description="Online Knowledge Distillation with Diverse Peers: "
         "train, evaluate, ablate, report, benchmark.")
     parser.add_argument("--version", action="version", version=f"okddip-edu {__version__}")

@@ -17,8 +17,11 @@ gives the same history as one that never stopped (on CPU). Images and weights ar
 channels_last on every device (``Config.channels_last``: the same arithmetic, faster
 convolution kernels). The arithmetic is :func:`okddip_edu.precision.choose`'s, printed at the
 start: on CUDA bf16 autocast where the GPU has native bf16, else fp16 with gradient scaling;
-on the CPU fp32, or bf16 when ``cpu_amp`` asks for it. The fused SGD kernel on CUDA. A loss that becomes NaN or infinite stops the run with
-:class:`TrainingDiverged`; the last good checkpoint is kept.
+on the CPU fp32, or bf16 when ``cpu_amp`` asks for it. The fused SGD kernel on CUDA.
+
+A loss, weight or BatchNorm statistic that becomes NaN or infinite stops the run with
+:class:`TrainingDiverged`; the last good checkpoint is kept. Run directories, their files and
+their repair on resume: :mod:`okddip_edu.rundir`.
 """
 
 from __future__ import annotations
@@ -37,8 +40,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import data, hardware, precision, rundir
-from .checkpoint import (FORMAT, CheckpointError, load_checkpoint, nonfinite, restore,
-                         save_atomic)
+from .checkpoint import FORMAT, CheckpointError, load_checkpoint, nonfinite, restore, save_atomic
 from .config import Config
 from .factory import build
 from .methods import Method

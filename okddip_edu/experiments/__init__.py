@@ -17,16 +17,7 @@ the preset's settings). The runner
 
 from .command import cmd_ablate, iter_suites, register
 from .runner import RunLock, run_suite
-from .suites import (
-           DEFAULT_SEEDS,
-           SUITES,
-           Job,
-           Variant,
-           expand,
-           recorded_runs,
-           run_key,
-           status,
-)
+from .suites import DEFAULT_SEEDS, SUITES, Job, Variant, expand, recorded_runs, run_key, status
 from .tables import write_tables
 
 __all__ = ["DEFAULT_SEEDS", "SUITES", "Job", "RunLock", "Variant", "cmd_ablate", "expand",

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +23,13 @@ from .tables import write_tables
 
 
 class RunLock:
-    """``run_dir/.lock`` holding the owner's pid; a lock whose owner is gone is taken over."""
+    """``run_dir/.lock``: which worker trains the run, as ``{"host", "pid", "start"}``.
+
+    ``start`` is the owner's process start time, so a lock whose pid now belongs to another
+    process (pid reuse after a reboot) is recognised as stale and taken over, as is one whose
+    process is gone. A lock from another host is trusted (its liveness cannot be seen from
+    here); delete it by hand if that worker is known to be dead.
+    """
 
     def __init__(self, run_dir: Path):
         self.path = run_dir / ".lock"
@@ -33,30 +41,79 @@ class RunLock:
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
-                if self._owner_alive():
+                if self.owner_alive():
                     return False
                 self.path.unlink(missing_ok=True)  # stale: its worker died
                 continue
             with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
+                json.dump(_me(), f)
             self.held = True
             return True
         return False
 
-    def _owner_alive(self) -> bool:
+    def owner(self) -> dict | None:
+        """The lock's owner, or None when the lock is gone or unreadable."""
         try:
-            pid = int(self.path.read_text().strip() or 0)
-            os.kill(pid, 0)
-        except (ValueError, ProcessLookupError, FileNotFoundError):
+            text = self.path.read_text().strip()
+        except FileNotFoundError:
+            return None
+        try:
+            owner = json.loads(text)
+        except ValueError:
+            return None
+        if isinstance(owner, int):  # an older lock: the pid alone
+            return {"host": socket.gethostname(), "pid": owner, "start": None}
+        return owner if isinstance(owner, dict) and "pid" in owner else None
+
+    def owner_alive(self) -> bool:
+        owner = self.owner()
+        if owner is None:
             return False
-        except PermissionError:
-            return True
-        return pid != os.getpid()
+        if owner.get("host") != socket.gethostname():
+            return True  # another machine's worker: cannot tell, so trust it
+        pid = owner.get("pid")
+        if not isinstance(pid, int) or pid == os.getpid():
+            return False
+        started = process_start(pid)
+        if started is None:
+            return False  # no such process
+        return owner.get("start") is None or abs(started - owner["start"]) < 1.0
 
     def release(self) -> None:
         if self.held:
             self.path.unlink(missing_ok=True)
             self.held = False
+
+
+def process_start(pid: int) -> float | None:
+    """Start time of process ``pid`` (seconds since boot on Linux, else epoch seconds via
+    psutil), or None when no such process exists."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+    except FileNotFoundError:
+        return None
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        return psutil.Process(pid).create_time()
+    except ImportError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return 0.0
+    except Exception:  # psutil.NoSuchProcess
+        return None
+
+
+def _me() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "start": process_start(os.getpid())}
 
 
 def run_suite(jobs: list[Job], out: str | Path, *, progress: bool = True,
@@ -73,16 +130,21 @@ def run_suite(jobs: list[Job], out: str | Path, *, progress: bool = True,
     unique = {j.run_dir: j for j in todo}
     log(f"{len(jobs)} runs in the grid, {len(jobs) - len(todo)} finished, "
         f"{len(unique)} to run")
+    elsewhere = []  # runs another live worker holds
     for i, job in enumerate(unique.values(), 1):
         if status(job) == "done":  # finished meanwhile, by this or another worker
             continue
         lock = RunLock(job.run_dir)
         if not lock.acquire():
             log(f"[{i}/{len(unique)}] {job.suite}/{job.variant} seed {job.seed}: another "
-                "worker is training it; passed by")
+                f"worker is training it ({lock.owner()}); passed by")
+            elsewhere.append(job)
             continue
         try:
-            resume = status(job) == "partial"
+            state = status(job)  # again, under the lock: another worker may have finished it
+            if state == "done":
+                continue
+            resume = state == "partial"
             log(f"[{i}/{len(unique)}] {job.suite}/{job.variant} seed {job.seed}"
                 f"{' (resuming)' if resume else ''} -> {job.run_dir}")
             key = (job.config.dataset, job.config.npz, job.config.val_size, job.config.data_root)
@@ -95,5 +157,9 @@ def run_suite(jobs: list[Job], out: str | Path, *, progress: bool = True,
             continue
         finally:
             lock.release()
-        write_tables(jobs, out)
-    return write_tables(jobs, out)
+        write_tables(jobs, out, log)
+    unfinished = [j for j in elsewhere if status(j) != "done"]
+    if unfinished:
+        log(f"{len(unfinished)} run(s) held by other workers are not finished yet: "
+            + ", ".join(f"{j.suite}/{j.variant} seed {j.seed}" for j in unfinished))
+    return write_tables(jobs, out, log)
