@@ -250,7 +250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .data import DataUnavailableError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args, extras = parser.parse_known_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error already printed
+        return stop.code if isinstance(stop.code, int) else 2
+    if extras:
+        print(f"okddip-edu {args.command}: error: unrecognized arguments: {' '.join(extras)} "
+              "(see --help)", file=sys.stderr)
+        return 2
     expected = (CLIError, ValueError, FileNotFoundError, FileExistsError, CheckpointError,
                 DataUnavailableError)
     try:

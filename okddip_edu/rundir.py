@@ -31,9 +31,9 @@ class RunDirError(ValueError):
     """A run directory that cannot be written or read; the message names the file."""
 
 
-def check_out_dir(path: str | os.PathLike) -> Path:
-    """``path`` as a folder this process can write into (created if missing), or one line
-    saying why not: a file in the way, or no permission."""
+def check_out_dir(path: str | os.PathLike, create: bool = True) -> Path:
+    """``path`` as a folder this process can write into (created if missing, unless not
+    ``create``), or one line saying why not: a file in the way, or no permission."""
     path = Path(path)
     for parent in [path, *path.parents]:
         if parent.exists():
@@ -43,7 +43,8 @@ def check_out_dir(path: str | os.PathLike) -> Path:
                 raise RunDirError(f"output folder {path} is not valid: {parent} is not writable "
                                   "by this user; choose another --out")
             break
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from .. import rundir
 from ..config import PRESETS
 from .runner import run_suite
 from .suites import SUITES, Job, expand, recorded_runs, status
@@ -31,6 +32,7 @@ def register(sub) -> None:
 
 
 def cmd_ablate(args) -> int:
+    rundir.check_out_dir(args.out, create=not args.dry_run)
     names = list(SUITES) if args.suite == "all" else [args.suite]
     jobs: list[Job] = []
     for name in names:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import rundir
 from .suites import Job, recorded_runs, status
 from .tables import write_tables
 
@@ -122,8 +123,7 @@ def run_suite(jobs: list[Job], out: str | Path, *, progress: bool = True,
     from .. import data
     from ..engine import TrainingDiverged, fit
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = rundir.check_out_dir(out)
     splits_cache: dict[tuple, data.Splits] = {}
     recorded = recorded_runs(out)
     todo = [j for j in jobs if status(j, recorded) not in ("done", "recorded")]
