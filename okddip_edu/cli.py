@@ -122,8 +122,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{cfg.method}-{cfg.arch}-{cfg.dataset}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
     if args.resume and not (out / "checkpoint.pt").exists():
         raise CLIError(f"--resume: no checkpoint in {out}; run without --resume to start it")
-    print(f"training {cfg.method} on {cfg.arch} ({cfg.resolved_layout}, {cfg.num_branches} "
-          f"branches), {cfg.dataset}, {cfg.epochs} epochs -> {out}", flush=True)
+    branches = f"{cfg.num_branches} branch{'es' if cfg.num_branches > 1 else ''}"
+    print(f"training {cfg.method} on {cfg.arch} ({cfg.resolved_layout}, {branches}), "
+          f"{cfg.dataset}, {cfg.epochs} epochs -> {out}", flush=True)
     result = fit(cfg, out, resume=args.resume, progress=not args.quiet)
     summary = json.loads((out / "final.json").read_text())
     rows = summary_rows(summary["final"])
