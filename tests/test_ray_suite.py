@@ -60,8 +60,15 @@ def kill_one_fail_one(marker: Path):
 
 @pytest.fixture(scope="module")
 def ray_instance():
-    ray.init(num_cpus=2, object_store_memory=80 * 2**20, include_dashboard=False,
-             log_to_driver=False)
+    for attempt in (1, 2):  # Ray gives its processes 30 s to start: a busy machine may miss it
+        try:
+            ray.init(num_cpus=2, object_store_memory=80 * 2**20, include_dashboard=False,
+                     log_to_driver=False)
+            break
+        except Exception as err:
+            ray.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(err):
+                raise
     yield
     ray.shutdown()
 

@@ -230,6 +230,9 @@ def _scan(jobs, base: dict, read: dict, say, retries: int) -> int:
         for i in range(read[job.run_dir], len(lines)):
             if lines[i].startswith(("failed", "lost")):
                 attempt = sum(1 for x in lines[base[job.run_dir]:i] if x.startswith("start"))
+                if attempt == 0:  # its last attempt belonged to an earlier, interrupted sweep
+                    say(f"{_name(job)}: the earlier sweep's attempt was {lines[i]}")
+                    continue
                 more = ("Ray retries it from its checkpoint" if attempt <= retries
                         else "no retry left")
                 say(f"{_name(job)}: attempt {attempt} {lines[i]}; {more}")
