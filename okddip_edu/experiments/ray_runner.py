@@ -39,7 +39,7 @@ from .tables import write_tables
 
 INSTALL = "pip install 'okddip-edu[ray]'"
 LOCAL_OBJECT_STORE = 128 * 2**20  # bytes; tasks pass small dicts, never tensors
-FORWARDED_ENV = ("OKDDIP_DATA", "OKDDIP_CIFAR10_5K")  # data locations, for remote workers
+FORWARDED_ENV = ("OKDDIP_CIFAR10_5K",)  # data locations for remote workers (and the data folder)
 
 
 class StorageError(FileNotFoundError):
@@ -68,13 +68,17 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
 
     if ray.is_initialized():
         return False
-    if address:
+    if address:  # remote workers do not inherit this shell: give them its data locations
+        from ..data import ENV_DATA, data_root
+
         env = {k: str(Path(os.environ[k]).resolve()) for k in FORWARDED_ENV if k in os.environ}
+        env[ENV_DATA] = str(data_root().resolve())  # ./data means this folder, not theirs
         try:
             ray.init(address=address, runtime_env={"env_vars": env} if env else None)
         except ConnectionError as err:
-            raise ValueError(f"--address={address!r} is not valid: no Ray cluster answers there "
-                             f"({one_line(err)}); start one with `ray start --head`, or drop "
+            raise ValueError(f"--address={address!r} is not valid: no Ray cluster let us in "
+                             f"({one_line(err)}); start one with `ray start --head`, use its "
+                             "authentication here (RAY_AUTH_MODE=token, its token), or drop "
                              "--address for a local Ray instance") from err
     else:
         ray.init(num_cpus=num_cpus, object_store_memory=LOCAL_OBJECT_STORE,
