@@ -115,17 +115,21 @@ def summary_rows(metrics: dict, prefix: str = "") -> list[tuple[str, str]]:
 
 # train ---------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
-    from .engine import fit
+    from .ddp import is_main_process, launched_fit  # torchrun: DDP; else engine.fit
 
     cfg = config_from_args(args, args.preset)
     out = Path(args.out) if args.out else Path("runs") / (
         f"{cfg.method}-{cfg.arch}-{cfg.dataset}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
     if args.resume and not (out / "checkpoint.pt").exists():
         raise CLIError(f"--resume: no checkpoint in {out}; run without --resume to start it")
-    branches = f"{cfg.num_branches} branch{'es' if cfg.num_branches > 1 else ''}"
-    print(f"training {cfg.method} on {cfg.arch} ({cfg.resolved_layout}, {branches}), "
-          f"{cfg.dataset}, {cfg.epochs} epochs -> {out}", flush=True)
-    result = fit(cfg, out, resume=args.resume, progress=not args.quiet)
+    main = is_main_process()  # under torchrun only rank 0 prints
+    if main:
+        branches = f"{cfg.num_branches} branch{'es' if cfg.num_branches > 1 else ''}"
+        print(f"training {cfg.method} on {cfg.arch} ({cfg.resolved_layout}, {branches}), "
+              f"{cfg.dataset}, {cfg.epochs} epochs -> {out}", flush=True)
+    result = launched_fit(cfg, out, resume=args.resume, progress=not args.quiet)
+    if not main:
+        return 0
     summary = json.loads((out / "final.json").read_text())
     rows = summary_rows(summary["final"])
     rows.append(("best-epoch top-1 leader", f"{summary['best']['top1_leader']:.2f} % "

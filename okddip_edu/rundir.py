@@ -111,11 +111,13 @@ def summarize(history: pd.DataFrame, cfg, device: torch.device | None = None) ->
     }
 
 
-def finish(out: Path, rows: list[dict], cfg, device: torch.device | None) -> None:
-    """history.csv, then final.json: the run is complete."""
+def finish(out: Path, rows: list[dict], cfg, device: torch.device | None,
+           extra: dict | None = None) -> None:
+    """history.csv, then final.json (the summary, with ``extra`` merged in): the run is
+    complete."""
     write_history(out, rows)
-    write_text(out / "final.json", json.dumps(summarize(pd.DataFrame(rows), cfg, device),
-                                              indent=2))
+    summary = {**summarize(pd.DataFrame(rows), cfg, device), **(extra or {})}
+    write_text(out / "final.json", json.dumps(summary, indent=2))
 
 
 def repair(out: Path, rows: list[dict]) -> list[str]:

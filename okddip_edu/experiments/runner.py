@@ -117,11 +117,20 @@ def _me() -> dict:
     return {"host": socket.gethostname(), "pid": os.getpid(), "start": process_start(os.getpid())}
 
 
+def train_job(job: Job, *, splits=None, progress: bool = True, on_epoch_end=None) -> None:
+    """Train one job to its last epoch: from its checkpoint when it has one, else afresh.
+    The local runner and every Ray task call this."""
+    from ..engine import fit
+
+    fit(job.config, job.run_dir, resume=status(job) == "partial", splits=splits,
+        progress=progress, on_epoch_end=on_epoch_end)
+
+
 def run_suite(jobs: list[Job], out: str | Path, *, progress: bool = True,
               log=print) -> pd.DataFrame:
     """Run every job that is not finished; return the results table of all jobs."""
     from .. import data
-    from ..engine import TrainingDiverged, fit
+    from ..engine import TrainingDiverged
 
     out = rundir.check_out_dir(out)
     splits_cache: dict[tuple, data.Splits] = {}
@@ -150,8 +159,7 @@ def run_suite(jobs: list[Job], out: str | Path, *, progress: bool = True,
             key = (job.config.dataset, job.config.npz, job.config.val_size, job.config.data_root)
             if key not in splits_cache:
                 splits_cache[key] = data.load(job.config.replace(train_subset=None))
-            fit(job.config, job.run_dir, resume=resume, splits=splits_cache[key],
-                progress=progress)
+            train_job(job, splits=splits_cache[key], progress=progress)
         except TrainingDiverged as err:  # one bad run must not stop the suite
             log(f"    diverged, left out of the results: {err}")
             continue

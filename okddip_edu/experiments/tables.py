@@ -126,7 +126,8 @@ def _merge(path: Path, new: pd.DataFrame, extra_key: tuple[str, ...] = ()) -> pd
         return old
     if not old.empty:
         keep = ~old.set_index(key).index.isin(new.set_index(key).index)
-        new = pd.concat([old[keep], new], ignore_index=True)
+        columns = list(dict.fromkeys([*new.columns, *old.columns]))  # not the finish order
+        new = pd.concat([old[keep], new], ignore_index=True)[columns]
     new = new.sort_values(key, kind="stable").reset_index(drop=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     new.to_csv(tmp, index=False)
