@@ -64,7 +64,7 @@ $(VENV_PY):
 
 # Reinstall only when the declared dependencies or the pins change.
 $(STAMP): $(ROOT)/pyproject.toml $(ROOT)/constraints.txt | $(VENV_PY)
-	cd $(ROOT) && $(VENV_PY) -m pip install -c constraints.txt -e ".[lab,test]"
+	cd $(ROOT) && $(VENV_PY) -m pip install -c constraints.txt -e ".[lab,test,ray]"
 	touch $@
 
 $(IPYW7_STAMP): $(ROOT)/Makefile | $(VENV_PY)

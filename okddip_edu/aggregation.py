@@ -35,9 +35,10 @@ class Attention(nn.Module):
 
     def __init__(self, dim: int, factor: int = 8, mask_diagonal: bool = False):
         super().__init__()
-        if dim // factor < 1:
-            raise ValueError(f"dim={dim} with factor={factor} leaves no projection; "
-                             "need dim >= factor")
+        if not isinstance(factor, int) or isinstance(factor, bool) or not 1 <= factor <= dim:
+            raise ValueError(f"attention_factor={factor!r} is not valid for this network's "
+                             f"feature size d={dim}: W_q, W_k project d -> d / factor, so it "
+                             f"must be an integer in 1..{dim}")
         self.query = nn.Linear(dim, dim // factor, bias=False)  # W_q
         self.key = nn.Linear(dim, dim // factor, bias=False)  # W_k
         self.mask_diagonal = mask_diagonal

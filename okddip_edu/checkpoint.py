@@ -12,6 +12,7 @@ previous checkpoint intact.
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +32,40 @@ def save_atomic(obj: Any, path: str | Path) -> None:
     os.replace(tmp, path)
 
 
+REQUIRED = ("epoch", "config", "model", "method", "optimizer", "history")
+
+
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict:
+    """A checkpoint's contents, checked: readable as plain tensors, our format, every key."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0] if str(err) else ''}); delete it to "
-                              "start the run over") from err
+        if isinstance(err, pickle.UnpicklingError) and "Unsupported global" in str(err):
+            raise CheckpointError(f"{path} holds Python objects, not only tensors; okddip_edu "
+                                  "does not unpickle those (they can run code). Delete it to "
+                                  "start the run over") from None
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}); "
+                              "delete it to start the run over") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an okddip_edu checkpoint of format {FORMAT}")
+    missing = [k for k in REQUIRED if k not in state]
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}; it was not written by "
+                              "okddip_edu's engine. Delete it to start the run over")
     return state
+
+
+def nonfinite(*modules: torch.nn.Module) -> list[str]:
+    """Names of the parameters and buffers holding NaN or infinity (empty: all finite)."""
+    bad = []
+    for module in modules:
+        for name, t in [*module.named_parameters(), *module.named_buffers()]:
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                bad.append(name)
+    return bad
 
 
 def restore(state: dict, model, method, optimizer=None) -> None:

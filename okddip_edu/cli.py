@@ -18,10 +18,12 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import rundir
 from .config import PRESETS, Config
 
 # Modules that add their own sub-command through ``register(subparsers)``.
-PLUGINS = ("okddip_edu.experiments", "okddip_edu.report", "okddip_edu.bench")
+PLUGINS = ("okddip_edu.data.command", "okddip_edu.experiments", "okddip_edu.report",
+           "okddip_edu.bench")
 
 
 class CLIError(Exception):
@@ -61,14 +63,33 @@ def add_config_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) 
             group.add_argument(flag, type=str, default=None, help=help_)
 
 
-def config_from_args(args: argparse.Namespace, preset_name: str) -> Config:
-    from .config import preset
-
+def given_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields a user gave as flags."""
     fields = {f.name for f in dataclasses.fields(Config)}
-    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    if "milestones" in overrides:
-        overrides["milestones"] = tuple(overrides["milestones"])
-    return preset(preset_name, **overrides)
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if "milestones" in given:
+        given["milestones"] = tuple(given["milestones"])
+    return given
+
+
+def config_from_args(args: argparse.Namespace, preset_name: str) -> Config:
+    """The preset with the given flags on top; a flag the method would ignore is refused."""
+    from .config import preset
+    from .validation import ignored_flags
+
+    given = given_fields(args)
+    cfg = preset(preset_name, **given)
+    ignored = ignored_flags(cfg, given)
+    if ignored:
+        raise CLIError("; ".join(ignored))
+    return cfg
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage itself is on --help)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def format_table(rows: list[tuple[str, str]], title: str | None = None) -> str:
@@ -94,16 +115,21 @@ def summary_rows(metrics: dict, prefix: str = "") -> list[tuple[str, str]]:
 
 # train ---------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
-    from .engine import fit
+    from .ddp import is_main_process, launched_fit  # torchrun: DDP; else engine.fit
 
     cfg = config_from_args(args, args.preset)
     out = Path(args.out) if args.out else Path("runs") / (
         f"{cfg.method}-{cfg.arch}-{cfg.dataset}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
     if args.resume and not (out / "checkpoint.pt").exists():
         raise CLIError(f"--resume: no checkpoint in {out}; run without --resume to start it")
-    print(f"training {cfg.method} on {cfg.arch} ({cfg.resolved_layout}, {cfg.num_branches} "
-          f"branches), {cfg.dataset}, {cfg.epochs} epochs -> {out}", flush=True)
-    result = fit(cfg, out, resume=args.resume, progress=not args.quiet)
+    main = is_main_process()  # under torchrun only rank 0 prints
+    if main:
+        branches = f"{cfg.num_branches} branch{'es' if cfg.num_branches > 1 else ''}"
+        print(f"training {cfg.method} on {cfg.arch} ({cfg.resolved_layout}, {branches}), "
+              f"{cfg.dataset}, {cfg.epochs} epochs -> {out}", flush=True)
+    result = launched_fit(cfg, out, resume=args.resume, progress=not args.quiet)
+    if not main:
+        return 0
     summary = json.loads((out / "final.json").read_text())
     rows = summary_rows(summary["final"])
     rows.append(("best-epoch top-1 leader", f"{summary['best']['top1_leader']:.2f} % "
@@ -123,15 +149,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .engine import evaluate, resolve_device
     from .factory import load_run
 
+    if args.batch_size < 1:
+        raise CLIError(f"--batch-size={args.batch_size} is not valid; it must be >= 1")
     device = resolve_device(args.device)
+    run_dir = rundir.check_out_dir(args.run_dir) if Path(args.run_dir).is_dir() else None
     model, method, cfg = load_run(args.run_dir, map_location=device)
     model.to(device)
+    edited = _edited_fields(Path(args.run_dir), cfg)
+    if edited:
+        print(f"note: config.json differs from the checkpoint's config in {', '.join(edited)}; "
+              "evaluating with the checkpoint's", file=sys.stderr)
     source = args.data
     if source.endswith(".npz") or Path(source).is_file():
         x, y = data.load_npz(source)
         if int(y.max()) >= model_num_classes(model) or int(y.min()) < 0:
             raise CLIError(f"{source}: labels must be in 0..{model_num_classes(model) - 1} for "
-                           "this model")
+                           f"this model, got {int(y.min())}..{int(y.max())}")
         mean, std = (data.CIFAR100_MEAN, data.CIFAR100_STD) if cfg.dataset == "cifar100" \
             else (data.CIFAR10_MEAN, data.CIFAR10_STD)
         name = Path(source).stem
@@ -147,11 +180,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         metrics = evaluate(model, method, loader, device, amp=cfg.amp,
                            cpu_amp=cfg.cpu_amp)
     metrics["images"] = len(y)
-    path = Path(args.run_dir) / f"eval-{name}.json"
-    path.write_text(json.dumps({"data": source, **metrics}, indent=2))
+    path = run_dir / f"eval-{name}.json"
+    rundir.write_text(path, json.dumps({"data": source, **metrics}, indent=2))
     print(format_table(summary_rows(metrics), f"{args.run_dir} on {source} ({len(y)} images):"))
     print(f"written: {path}")
     return 0
+
+
+def _edited_fields(run_dir: Path, cfg: Config) -> list[str]:
+    """Fields where run_dir/config.json (if readable) differs from the checkpoint's config."""
+    try:
+        written = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(written, dict):
+        return ["(not a JSON object)"]
+    saved = cfg.to_dict()
+    return sorted(k for k in set(written) | set(saved) if written.get(k) != saved.get(k))
 
 
 def model_num_classes(model) -> int:
@@ -165,7 +210,7 @@ def model_num_classes(model) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="okddip-edu", description="Online Knowledge Distillation with Diverse Peers: "
         "train, evaluate, ablate, report, benchmark.")
     parser.add_argument("--version", action="version", version=f"okddip-edu {__version__}")
@@ -210,7 +255,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .data import DataUnavailableError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args, extras = parser.parse_known_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error already printed
+        return stop.code if isinstance(stop.code, int) else 2
+    if extras:
+        print(f"okddip-edu {args.command}: error: unrecognized arguments: {' '.join(extras)} "
+              "(see --help)", file=sys.stderr)
+        return 2
     expected = (CLIError, ValueError, FileNotFoundError, FileExistsError, CheckpointError,
                 DataUnavailableError)
     try:

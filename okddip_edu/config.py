@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +102,7 @@ class Config:
     # --- execution ---
     seed: int = 0  # seeds weights, shuffling, augmentation and dropout
     device: str = "auto"  # auto (cuda when present) | cpu | cuda
-    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU unless cpu_amp)
+    amp: bool = True  # CUDA autocast: bf16 where native, else fp16 + grad scaling (see precision)
     channels_last: bool = True  # channels_last memory format, CPU and CUDA (faster convolutions)
     cpu_amp: bool = False  # bf16 autocast on CPU too (fast with AVX512_BF16/AMX)
     eval_batch_size: int = 500  # evaluation batch size
@@ -111,8 +110,26 @@ class Config:
 
     def __post_init__(self) -> None:
         if isinstance(self.milestones, list):
-            self.milestones = tuple(self.milestones)
+            object.__setattr__(self, "milestones", tuple(self.milestones))
         validate(self)
+        object.__setattr__(self, "_ready", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Setting a field on a built config validates the result; a bad value is refused and
+        the config keeps its old one."""
+        if not getattr(self, "_ready", False):
+            return object.__setattr__(self, name, value)
+        if name not in {f.name for f in dataclasses.fields(self)}:
+            raise AttributeError(f"Config has no field {name!r}")
+        if name == "milestones" and isinstance(value, list):
+            value = tuple(value)
+        old = getattr(self, name)
+        object.__setattr__(self, name, value)
+        try:
+            validate(self)
+        except ValueError:
+            object.__setattr__(self, name, old)
+            raise
 
     # Derived values -------------------------------------------------------------------
     @property
@@ -144,129 +161,13 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Config":
+        if not isinstance(d, dict):
+            raise ValueError(f"a config must be a JSON object of fields, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown config field(s) {unknown}; allowed: {sorted(known)}")
         return cls(**d)
-
-
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(allowed)}")
-
-
-def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}={value!r} is not valid; it must be an integer >= {minimum}")
-
-
-def _number(name: str, value: Any, *, low: float, high: float = math.inf,
-            low_open: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and value <= high
-    if not ok:
-        bound = f"> {low}" if low_open else f">= {low}"
-        upper = "" if high == math.inf else f" and <= {high}"
-        raise ValueError(f"{name}={value!r} is not valid; it must be a finite number {bound}{upper}")
-
-
-def validate(cfg: Config) -> None:
-    """Raise ``ValueError`` naming the field, the bad value and what is allowed."""
-    _choice("dataset", cfg.dataset, DATASETS)
-    _choice("arch", cfg.arch, ARCHITECTURES)
-    _choice("method", cfg.method, METHODS)
-    if cfg.layout is not None:
-        _choice("layout", cfg.layout, LAYOUTS)
-    _choice("aggregation", cfg.aggregation, AGGREGATIONS)
-    _choice("schedule", cfg.schedule, SCHEDULES)
-    _choice("dml_target", cfg.dml_target, DML_TARGETS)
-    _choice("aggregate", cfg.aggregate, AGGREGATE_SPACES)
-    _choice("device", cfg.device, DEVICES)
-    if cfg.preset is not None:
-        _choice("preset", cfg.preset, PRESETS)
-    _positive_int("width", cfg.width, 2)
-    _positive_int("epochs", cfg.epochs)
-    _positive_int("batch_size", cfg.batch_size)
-    _positive_int("eval_batch_size", cfg.eval_batch_size)
-    _positive_int("val_size", cfg.val_size, 10)
-    _positive_int("attention_factor", cfg.attention_factor)
-    _positive_int("rampup", cfg.rampup, 0)
-    _positive_int("seed", cfg.seed, 0)
-    if cfg.train_subset is not None:
-        _positive_int("train_subset", cfg.train_subset)
-    _number("temperature", cfg.temperature, low=0.0, low_open=True)
-    _number("alpha", cfg.alpha, low=0.0)
-    _number("lr", cfg.lr, low=0.0, low_open=True)
-    _number("momentum", cfg.momentum, low=0.0, high=1.0)
-    _number("weight_decay", cfg.weight_decay, low=0.0)
-    _number("gamma", cfg.gamma, low=0.0, high=1.0, low_open=True)
-    for name in ("amp", "channels_last", "cpu_amp", "detach", "second_level", "mask_diagonal",
-                 "drop_last", "densenet_leader_bn", "densenet_shared_block", "leader_in_peers",
-                 "released_diversity"):
-        value = getattr(cfg, name)
-        if not isinstance(value, bool):
-            raise ValueError(f"{name}={value!r} is not valid; use True or False")
-    if cfg.ramp is not None and not isinstance(cfg.ramp, bool):
-        raise ValueError(f"ramp={cfg.ramp!r} is not valid; use True, False or None (as released)")
-    _choice("init", cfg.init, INITS)
-    _choice("vgg_feature", cfg.vgg_feature, VGG_FEATURES)
-    if cfg.dropout is not None:
-        _number("dropout", cfg.dropout, low=0.0, high=0.99)
-    _check_fidelity_switches(cfg)
-    if not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in cfg.milestones):
-        raise ValueError(f"milestones={cfg.milestones!r} is not valid; use positive epoch numbers")
-    if any(a >= b for a, b in zip(cfg.milestones, cfg.milestones[1:])):
-        raise ValueError(f"milestones={cfg.milestones!r} is not valid; they must increase")
-    # The group: n branches, of which OKDDip uses m = n - 1 as auxiliary peers.
-    layout = cfg.resolved_layout
-    if layout == "single":
-        if cfg.method not in ("baseline", "kd"):
-            raise ValueError(f"layout='single' is not valid for method={cfg.method!r}; "
-                             "a single network suits only: baseline, kd")
-    else:
-        if cfg.method in ("baseline", "kd"):
-            raise ValueError(f"layout={layout!r} is not valid for method={cfg.method!r}; "
-                             "it trains one network: use layout='single'")
-        low = 3 if cfg.method == "okddip" else 2
-        if isinstance(cfg.branches, bool) or not isinstance(cfg.branches, int) \
-                or not low <= cfg.branches <= 9:
-            what = "1 leader + 2..8 peers" if cfg.method == "okddip" else "2..9 branches"
-            raise ValueError(f"branches={cfg.branches!r} is not valid for method="
-                             f"{cfg.method!r}; allowed: {low}..9 ({what})")
-    if cfg.method in ("cl-ilr", "one") and layout != "branch":
-        raise ValueError(f"layout={layout!r} is not valid for method={cfg.method!r}; "
-                         "it needs a shared trunk: use layout='branch'")
-    if cfg.method == "okddip" and cfg.aggregation == "gate" and layout != "branch":
-        raise ValueError("aggregation='gate' is not valid with layout='network'; "
-                         "ONE's gate reads the shared trunk: use layout='branch'")
-    if cfg.method == "kd" and not cfg.teacher:
-        raise ValueError("teacher=None is not valid for method='kd'; give the run directory "
-                         "of a trained teacher (okddip-edu train ... --out DIR)")
-
-
-def _check_fidelity_switches(cfg: Config) -> None:
-    """Network- and method-specific switches are errors where they would be ignored."""
-    only = {  # field: (is it set?, where it applies, what applies)
-        "dropout": (cfg.dropout is not None, cfg.arch == "vgg16", "arch='vgg16'"),
-        "vgg_feature": (cfg.vgg_feature != "conv", cfg.arch == "vgg16", "arch='vgg16'"),
-        "densenet_shared_block": (cfg.densenet_shared_block, cfg.arch == "densenet40-12"
-                                  and cfg.resolved_layout == "branch",
-                                  "arch='densenet40-12' with layout='branch'"),
-        "densenet_leader_bn": (cfg.densenet_leader_bn, cfg.arch == "densenet40-12"
-                               and cfg.method == "okddip" and cfg.resolved_layout == "branch",
-                               "arch='densenet40-12', method='okddip', layout='branch'"),
-        "leader_in_peers": (cfg.leader_in_peers, cfg.method == "okddip", "method='okddip'"),
-        "released_diversity": (cfg.released_diversity,
-                               cfg.method in ("independent", "cl-ilr", "one"),
-                               "method='independent', 'cl-ilr' or 'one'"),
-    }
-    for name, (given, applies, where) in only.items():
-        if given and not applies:
-            raise ValueError(f"{name}={getattr(cfg, name)!r} is not valid here: it applies "
-                             f"only with {where} (got arch={cfg.arch!r}, method="
-                             f"{cfg.method!r}, layout={cfg.resolved_layout!r})")
 
 
 # Presets --------------------------------------------------------------------------------
@@ -290,7 +191,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
 
 def preset(name: str, **overrides: Any) -> Config:
     """A preset config, with any field overridden (``None`` overrides are ignored)."""
-    _choice("preset", name, PRESETS)
+    if name not in PRESETS:
+        raise ValueError(f"preset={name!r} is not valid; choose one of: {', '.join(PRESETS)}")
     fields = {f.name for f in dataclasses.fields(Config)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
@@ -298,3 +200,6 @@ def preset(name: str, **overrides: Any) -> Config:
     values = dict(_PRESETS[name], preset=name)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Config(**values)
+
+
+from .validation import validate  # noqa: E402  (validation reads the constants above)

@@ -6,8 +6,8 @@ Two numbers put a throughput in perspective:
   group, counted by ``torch.utils.flop_counter`` (matmuls and convolutions; a multiply-add
   is 2 FLOPs; batch norm, activations and the optimizer are not counted);
 - the **dense matmul rate** of the device: GFLOP/s of a large square ``A @ B`` in fp32 and,
-  where the device runs it natively, in bf16, measured here. It is the practical ceiling for that arithmetic in the same
-  dtype: small convolutions run below it, not above.
+  where the device runs it natively, in bf16, measured here. It is the practical ceiling
+  for that arithmetic in the same dtype: small convolutions run below it, not above.
 
 A training path that reaches ``r`` images/s does ``r x FLOP/image`` FLOP/s, and its share
 of the matmul rate says how much headroom any rewrite of the same arithmetic could find:

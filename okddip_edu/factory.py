@@ -8,7 +8,6 @@ gradient scale, the dimensions of OKDDip's projections and ONE's gate, KD's teac
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -86,6 +85,11 @@ def build_method(cfg: Config, num_classes: int) -> Method:
         common.update(target=cfg.dml_target)
     elif cfg.method == "kd":
         teacher, teacher_method, teacher_cfg = load_run(cfg.teacher)
+        if num_classes_of(teacher_cfg.dataset) != num_classes:
+            theirs = num_classes_of(teacher_cfg.dataset)
+            raise ValueError(f"teacher {cfg.teacher} predicts {theirs} classes "
+                             f"({teacher_cfg.dataset}); the student's {cfg.dataset} has "
+                             f"{num_classes}: train the teacher on the same classes")
         if teacher_cfg.dataset != cfg.dataset:
             raise ValueError(f"teacher was trained on {teacher_cfg.dataset!r}, the student "
                              f"trains on {cfg.dataset!r}; they must match")
@@ -110,18 +114,29 @@ def num_classes_of(dataset: str) -> int:
 
 def load_run(run_dir: str | Path, map_location: str | torch.device = "cpu"
              ) -> tuple[nn.Module, Method, Config]:
-    """The trained model and method of a run directory (its last checkpoint), in eval mode."""
-    from .checkpoint import load_checkpoint
+    """The trained model and method of a run directory (its last checkpoint), in eval mode.
+
+    The checkpoint's own config decides what is built (config.json is for people, and may
+    have been edited); a checkpoint whose weights are not all finite is refused.
+    """
+    from .checkpoint import CheckpointError, load_checkpoint, nonfinite, restore
 
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json); "
-                                "make one with: okddip-edu train ... --out DIR")
-    cfg = Config.from_dict(json.loads(cfg_path.read_text()))
-    model, method = build(cfg, num_classes_of(cfg.dataset))
+    if not (run_dir / "checkpoint.pt").is_file():
+        what = "no config.json" if not (run_dir / "config.json").is_file() else "no checkpoint.pt"
+        raise FileNotFoundError(f"{run_dir} is not a run directory ({what}); make one "
+                                "with: okddip-edu train ... --out DIR")
     state = load_checkpoint(run_dir / "checkpoint.pt", map_location)
-    from .checkpoint import restore
-
+    try:
+        cfg = Config.from_dict(state["config"])
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{run_dir / 'checkpoint.pt'} holds an invalid config: {err}") \
+            from None
+    model, method = build(cfg, num_classes_of(cfg.dataset))
     restore(state, model, method)
+    broken = nonfinite(model, method)
+    if broken:
+        raise CheckpointError(f"{run_dir / 'checkpoint.pt'}: {len(broken)} weights or buffers "
+                              f"hold NaN or infinity (first: {broken[0]}); the run diverged "
+                              "and this checkpoint cannot be evaluated")
     return model.eval(), method.eval(), cfg

@@ -42,11 +42,13 @@ def cifar10_5k(cifar10_5k_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def no_data(monkeypatch, tmp_path) -> Path:
-    """No data anywhere: $OKDDIP_CIFAR10_5K unset, an empty data root; returns that root."""
+    """No data anywhere: $OKDDIP_CIFAR10_5K unset, an empty data root, no downloads;
+    returns that root."""
     root = tmp_path / "empty-data-root"
     root.mkdir()
     monkeypatch.delenv("OKDDIP_CIFAR10_5K", raising=False)
     monkeypatch.setenv("OKDDIP_DATA", str(root))
+    monkeypatch.setenv("OKDDIP_OFFLINE", "1")  # never the network in tests
     monkeypatch.chdir(tmp_path)
     return root
 

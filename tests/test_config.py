@@ -133,11 +133,16 @@ def test_replace_validates():
     assert cfg.temperature == preset("smoke").temperature  # the original is unchanged
 
 
-def test_validate_catches_fields_changed_after_construction():
+def test_setting_a_field_on_a_built_config_is_validated():
     cfg = preset("smoke")
-    cfg.epochs = 0
     with pytest.raises(ValueError, match=r"epochs=0 "):
-        validate(cfg)
+        cfg.epochs = 0
+    assert cfg.epochs == 2  # refused: the old value stays
+    cfg.epochs = 5
+    assert cfg.epochs == 5
+    validate(cfg)
+    with pytest.raises(AttributeError, match="no field 'epoch'"):
+        cfg.epoch = 3  # a typo is not a new field
 
 
 # Presets --------------------------------------------------------------------------------

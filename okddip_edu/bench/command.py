@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .. import costs, engine, hardware
+from .. import costs, hardware, rundir
 from .compare import environment, format_comparison, run_comparison
 from .memory import MemoryProbe
 from .pipelines import make_config
@@ -101,7 +101,7 @@ def _sweep_command(s: BenchSettings, out: Path, name: str) -> int:
     print(format_sweep(rows))
     csv_path, png_path = out / f"{name}_sweep.csv", out / f"{name}_sweep.png"
     write_sweep_csv(rows, csv_path)
-    plot_sweep(rows, png_path, f"ours: {s.method} {s.arch}, {engine._device_name(device)}")
+    plot_sweep(rows, png_path, f"ours: {s.method} {s.arch}, {rundir.device_name(device)}")
     meta = {"benchmark": "sweep of ours", "command": command_line(s, True, out, name), **env,
             "settings": dataclasses.asdict(s), "wall_s": time.perf_counter() - t0,
             "memory_measure": MemoryProbe(device).kind,

@@ -33,7 +33,7 @@ from typing import Callable
 
 import torch
 
-from .. import costs, engine
+from .. import costs, rundir
 from .memory import MemoryProbe
 from .pipelines import make_config, synthetic_images
 from .settings import EPOCH_IMAGES, NUM_CLASSES, PATHS, BenchSettings
@@ -80,8 +80,8 @@ def paired_ratios(runs: dict[str, list[Measurement]], method: str) -> dict:
 def environment(device: torch.device) -> dict:
     """Where and with what the figures were taken."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"device": engine._device_name(device), "device_type": device.type,
-            "versions": engine.versions(), "platform": platform.platform(),
+    return {"device": rundir.device_name(device), "device_type": device.type,
+            "versions": rundir.versions(), "platform": platform.platform(),
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch_interop_threads": torch.get_num_interop_threads(),
             "loadavg_1_5_15": list(load) if load else None,

@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from .. import data, engine
+from .. import data, engine, precision
 from ..config import Config, preset
 from ..factory import build
 from .settings import MEAN, NUM_CLASSES, PATHS, STD, BenchSettings
@@ -122,10 +122,16 @@ def build_model(cfg: Config, device: torch.device, seed: int, channels_last: boo
 
 
 def ours_step(model, method, optimizer, epoch: int, amp: bool) -> StepFn:
-    """Our step: the engine's; with ``amp`` on the CPU, as the engine trains with ``cpu_amp``."""
+    """Our step: the engine's, in the engine's precision for the device (with ``amp`` on the
+    CPU, as the engine trains with ``cpu_amp``), with its gradient scaler where fp16 needs one."""
+    state = {}
+
     def step(x, y):
-        return engine.train_step(model, method, optimizer, x, y, epoch, amp,
-                                 cpu_amp=amp)[1]["total"]
+        if not state:  # the device is known at the first batch
+            state["prec"] = prec = precision.choose(x.device, amp, cpu_amp=amp)
+            state["scaler"] = prec.scaler(x.device)
+        return engine.train_step(model, method, optimizer, x, y, epoch, prec=state["prec"],
+                                 scaler=state["scaler"])[1]["total"]
     return step
 
 

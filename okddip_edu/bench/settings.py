@@ -79,12 +79,14 @@ class BenchSettings:
 
 def check(s: BenchSettings, sweep: bool = False) -> None:
     """Raise ``ValueError`` for settings that cannot run, naming the flag."""
+    low = {"width": 2, "branches": 2}  # the smallest network and group that train
     for name in ("steps", "batch_size", "repeats", "images", "branches", "width", "matmul_size"):
         v = getattr(s, name)
         if name == "matmul_size" and v is None:
             continue
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"--{name.replace('_', '-')}={v!r} is not valid; it must be >= 1")
+        if not isinstance(v, int) or v < low.get(name, 1):
+            raise ValueError(f"--{name.replace('_', '-')}={v!r} is not valid; it must be >= "
+                             f"{low.get(name, 1)}")
     sizes = (s.batch_size, *s.sweep_batch_sizes) if sweep else (s.batch_size,)
     if max(sizes) > s.images or min(sizes) < 1:
         raise ValueError(f"batch sizes {sizes} are not valid for --images={s.images}; "

@@ -12,21 +12,14 @@ the preset's settings). The runner
 - rewrites ``results.csv`` (one row per suite, variant and seed) and ``histories.csv`` (every
   epoch of every run) after each run, so a suite can be stopped at any time;
 - lets several workers share one suite directory (run the same command in two terminals, or
-  on two GPUs): a run being trained holds a lock file, and the other workers pass it by.
+  on two GPUs): a run being trained holds a lock file, and the other workers pass it by;
+- or hands every missing run to Ray, one task each, on any number of machines
+  (``--executor ray``: :mod:`.ray_runner`, :mod:`.ray_tasks`), with the same runs and tables.
 """
 
 from .command import cmd_ablate, iter_suites, register
 from .runner import RunLock, run_suite
-from .suites import (
-           DEFAULT_SEEDS,
-           SUITES,
-           Job,
-           Variant,
-           expand,
-           recorded_runs,
-           run_key,
-           status,
-)
+from .suites import DEFAULT_SEEDS, SUITES, Job, Variant, expand, recorded_runs, run_key, status
 from .tables import write_tables
 
 __all__ = ["DEFAULT_SEEDS", "SUITES", "Job", "RunLock", "Variant", "cmd_ablate", "expand",

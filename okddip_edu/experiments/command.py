@@ -6,7 +6,9 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from .. import rundir
 from ..config import PRESETS
+from .executors import add_executor_flags, run_on_ray
 from .runner import run_suite
 from .suites import SUITES, Job, expand, recorded_runs, status
 
@@ -27,10 +29,12 @@ def register(sub) -> None:
     p.add_argument("--out", default="runs/suites", help="suite directory (default: runs/suites)")
     p.add_argument("--dry-run", action="store_true", help="list the runs and their status only")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_executor_flags(p)
     p.set_defaults(func=cmd_ablate)
 
 
 def cmd_ablate(args) -> int:
+    rundir.check_out_dir(args.out, create=not args.dry_run)
     names = list(SUITES) if args.suite == "all" else [args.suite]
     jobs: list[Job] = []
     for name in names:
@@ -44,6 +48,8 @@ def cmd_ablate(args) -> int:
         for j in jobs:
             print(f"{status(j, recorded):8s} {j.suite}/{j.variant} seed {j.seed}  {j.run_dir}")
         return 0
+    if args.executor == "ray":
+        return run_on_ray(jobs, args)
     t0 = time.perf_counter()
     results = run_suite(jobs, args.out, progress=not args.quiet)
     print(f"{len(results)} finished rows in {Path(args.out) / 'results.csv'} "

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from .. import rundir
 from ..config import Config, preset
 
 
@@ -117,7 +116,10 @@ def recorded_runs(out: str | Path) -> set[str]:
     path = Path(out) / "results.csv"
     if not path.exists():
         return set()
-    return set(pd.read_csv(path, usecols=["run"])["run"])
+    table = rundir.read_csv(path)
+    if "run" not in table:
+        raise rundir.RunDirError(f"{path} has no 'run' column; it is not a results table")
+    return set(table["run"])
 
 
 def status(job: Job, recorded: set[str] = frozenset()) -> str:

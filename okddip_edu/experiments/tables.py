@@ -7,18 +7,46 @@ never see half a table.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
+from .. import rundir
+from ..checkpoint import CheckpointError, load_checkpoint
 from .suites import Job, status
 
 
-def _result_row(job: Job) -> dict[str, Any]:
-    summary = json.loads((job.run_dir / "final.json").read_text())
+def _finished(job: Job, log: Callable[[str], None]) -> tuple[dict, pd.DataFrame] | None:
+    """A done run's row and history, repaired from its checkpoint where a file is missing,
+    garbled or short; None (and a line saying why) when nothing can rebuild them."""
+    run = job.run_dir
+    try:
+        summary = rundir.read_json(run / "final.json")
+        history = rundir.read_csv(run / "history.csv")
+        if len(history) != summary["final_epoch"] + 1:
+            raise rundir.RunDirError(f"{run / 'history.csv'} has {len(history)} rows, "
+                                     f"final.json says {summary['final_epoch'] + 1}")
+        return _result_row(job, summary), history
+    except (rundir.RunDirError, KeyError, TypeError, FileNotFoundError) as err:
+        problem = str(err) if not isinstance(err, KeyError) else f"final.json lacks {err}"
+    try:
+        rows = load_checkpoint(run / "checkpoint.pt")["history"]
+    except CheckpointError as err:
+        log(f"    {run.name}: {problem}; cannot rebuild it ({err}); left out of the tables")
+        return None
+    if len(rows) != job.config.epochs:
+        log(f"    {run.name}: {problem}; its checkpoint holds {len(rows)} of {job.config.epochs} "
+            "epochs, so the run is not finished: resume it (okddip-edu ablate again)")
+        (run / "final.json").unlink(missing_ok=True)
+        return None
+    rundir.finish(run, rows, job.config, None)
+    log(f"    {run.name}: {problem}; rebuilt history.csv and final.json from its checkpoint")
+    return _result_row(job, rundir.read_json(run / "final.json")), pd.DataFrame(rows)
+
+
+def _result_row(job: Job, summary: dict) -> dict[str, Any]:
     f, b, cfg = summary["final"], summary["best"], job.config
     nan = float("nan")
     return {
@@ -37,15 +65,18 @@ def _result_row(job: Job) -> dict[str, Any]:
     }
 
 
-def write_tables(jobs: list[Job], out: str | Path) -> pd.DataFrame:
+def write_tables(jobs: list[Job], out: str | Path, log: Callable[[str], None] = print
+                 ) -> pd.DataFrame:
     """results.csv (finished runs of ``jobs``) and histories.csv (their epochs), merged with
     what ``out`` already holds for other suites."""
     out = Path(out)
-    done = [j for j in jobs if status(j) == "done"]
-    new = pd.DataFrame([_result_row(j) for j in done])
-    hist = []
-    for j in done:
-        h = pd.read_csv(j.run_dir / "history.csv")
+    rows, hist = [], []
+    for j in (j for j in jobs if status(j) == "done"):
+        found = _finished(j, log)
+        if found is None:
+            continue
+        row, h = found
+        rows.append(row)
         h.insert(0, "suite", j.suite)
         h.insert(1, "variant", j.variant)
         h.insert(2, "seed", j.seed)
@@ -54,7 +85,7 @@ def write_tables(jobs: list[Job], out: str | Path) -> pd.DataFrame:
     # A run finished elsewhere (only its rows were carried over) may be shared with a
     # suite that has no row for it yet: copy its rows under that suite's name.
     extra_rows, extra_hist = _rows_of_recorded(jobs, out)
-    new = pd.concat([new, extra_rows], ignore_index=True)
+    new = pd.concat([pd.DataFrame(rows), extra_rows], ignore_index=True)
     hist += extra_hist
     results = _merge(out / "results.csv", new)
     _merge(out / "histories.csv", pd.concat(hist, ignore_index=True) if hist else pd.DataFrame(),
@@ -66,8 +97,8 @@ def _rows_of_recorded(jobs: list[Job], out: Path) -> tuple[pd.DataFrame, list[pd
     res_path, hist_path = out / "results.csv", out / "histories.csv"
     if not res_path.exists():
         return pd.DataFrame(), []
-    results = pd.read_csv(res_path)
-    histories = pd.read_csv(hist_path) if hist_path.exists() else pd.DataFrame()
+    results = rundir.read_csv(res_path)
+    histories = rundir.read_csv(hist_path) if hist_path.exists() else pd.DataFrame()
     have = set(zip(results["suite"], results["variant"], results["seed"]))
     rows, hist = [], []
     for j in jobs:
@@ -90,12 +121,13 @@ def _rows_of_recorded(jobs: list[Job], out: Path) -> tuple[pd.DataFrame, list[pd
 def _merge(path: Path, new: pd.DataFrame, extra_key: tuple[str, ...] = ()) -> pd.DataFrame:
     """Replace the rows of ``path`` that ``new`` covers (same suite, variant, seed[, epoch])."""
     key = ["suite", "variant", "seed", *extra_key]
-    old = pd.read_csv(path) if path.exists() else pd.DataFrame()
+    old = rundir.read_csv(path) if path.exists() else pd.DataFrame()
     if new.empty:
         return old
     if not old.empty:
         keep = ~old.set_index(key).index.isin(new.set_index(key).index)
-        new = pd.concat([old[keep], new], ignore_index=True)
+        columns = list(dict.fromkeys([*new.columns, *old.columns]))  # not the finish order
+        new = pd.concat([old[keep], new], ignore_index=True)[columns]
     new = new.sort_values(key, kind="stable").reset_index(drop=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     new.to_csv(tmp, index=False)

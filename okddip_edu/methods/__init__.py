@@ -34,6 +34,7 @@ def build(name: str, num_classes: int | None = None, branches: int = 4, *,
     """
     if name not in REGISTRY:
         raise ValueError(f"method={name!r} is not valid; choose one of: {', '.join(REGISTRY)}")
+    check_options(name, branches, options)
     cls = REGISTRY[name]
     if name == "okddip":
         if feature_dim is None:
@@ -48,4 +49,28 @@ def build(name: str, num_classes: int | None = None, branches: int = 4, *,
     return cls(branches, **options)
 
 
-__all__ = ["Method", "REGISTRY", "build"]
+def check_options(name: str, branches: Any, options: dict[str, Any]) -> None:
+    """The Python API's guard: the same rules the config enforces, one line per problem."""
+    import math
+
+    low = {"okddip": 3, "baseline": 1, "kd": 1}.get(name, 2)
+    if isinstance(branches, bool) or not isinstance(branches, int) or not low <= branches <= 9:
+        raise ValueError(f"branches={branches!r} is not valid for method {name!r}; allowed: "
+                         f"{low}..9")
+    for key, lowest, open_ in (("temperature", 0.0, True), ("alpha", 0.0, False)):
+        v = options.get(key, 1.0)
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not ok or (v <= lowest if open_ else v < lowest):
+            raise ValueError(f"{key}={v!r} is not valid; it must be a finite number "
+                             f"{'>' if open_ else '>='} {lowest}")
+    rampup = options.get("rampup", 0)
+    if isinstance(rampup, bool) or not isinstance(rampup, int) or rampup < 0:
+        raise ValueError(f"rampup={rampup!r} is not valid; it must be an integer >= 0")
+    for key in ("detach", "second_level", "mask_diagonal", "leader_in_peers"):
+        if key in options and not isinstance(options[key], bool):
+            raise ValueError(f"{key}={options[key]!r} is not valid; use True or False")
+    if options.get("ramp") is not None and not isinstance(options["ramp"], bool):
+        raise ValueError(f"ramp={options['ramp']!r} is not valid; use True, False or None")
+
+
+__all__ = ["Method", "REGISTRY", "build", "check_options"]

@@ -55,8 +55,9 @@ def build(name: str, num_classes: int = 100, branches: int = 4, layout: str = "b
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout={layout!r} is not valid; choose one of: {', '.join(LAYOUTS)}")
-    if not isinstance(branches, int) or branches < 1:
-        raise ValueError(f"branches={branches!r} is not valid; it must be an integer >= 1")
+    for key, value in (("branches", branches), ("num_classes", num_classes), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{key}={value!r} is not valid; it must be an integer >= 1")
     return make_group(backbone(name, width, **options), num_classes, branches, layout,
                       trunk_grad_scale, leader=leader, conv_init=conv_init)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pandas as pd
 
 from ..experiments import SUITES
@@ -25,15 +26,21 @@ DPI = 110  # dots per inch of every figure, on screen and in report.md's PNGs
 
 
 def _styled(builder):
-    """Run a figure builder inside seaborn's whitegrid style (no global rcParams change)."""
+    """Run a figure builder inside seaborn's whitegrid style (no global rcParams change), with
+    the same jitter every time, so a figure redrawn from the same results is the same file."""
     import functools
 
     @functools.wraps(builder)
     def wrapper(*args, **kwargs):
         import seaborn as sns
 
-        with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.75):
-            return builder(*args, **kwargs)
+        state = np.random.get_state()
+        np.random.seed(0)  # seaborn's strip-plot jitter draws from numpy's global generator
+        try:
+            with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.75):
+                return builder(*args, **kwargs)
+        finally:
+            np.random.set_state(state)  # the caller's random stream is left as it was
     return wrapper
 
 

@@ -112,6 +112,10 @@ def describe_difference(d: dict[str, Any]) -> str:
 # b, column). "a beats b" is what the paper predicts; columns are results.csv columns, or
 # "<column> - <column>" for a within-run difference (the leader against its own peers).
 CLAIMS: list[tuple[str, str, str, str, str]] = [
+    ("online distillation gives a better deployed network than training it alone",
+     "methods", "okddip", "baseline", "final_top1_leader"),
+    ("the gain comes from distillation, not from the extra branches",
+     "methods", "okddip", "independent", "final_top1_leader"),
     ("attention gives more diverse peers than uniform averaging",
      "aggregation", "attention", "mean", "div_l2"),
     ("attention gives more diverse peers than uniform averaging",
