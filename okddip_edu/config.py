@@ -14,6 +14,10 @@ Presets
 - ``quick``: a real run on the offline ``cifar10-5k`` subset that ends in a few minutes on
   2 CPU cores (ResNet-8, cosine schedule, ramp-up scaled to the short run). It drops the
   last partial batch, as its committed results were trained.
+- ``course``: where the course's comparisons are decided: the first 2,000 training images
+  of ``cifar10-5k``, ResNet-8, 60 epochs (ramp-up 16, the paper's 80 of 300), long enough
+  for a single network to overfit its data; about 4 minutes a run on one CPU core. The
+  pilot that chose it: ``tools/pilot.py`` and ``assets/results-course/PROVENANCE.md``.
 - ``smoke``: seconds; for tests and CI.
 
 Defaults follow the authors' released code; every place where we differ from it, or where
@@ -43,7 +47,7 @@ AGGREGATE_SPACES = ("logits", "probs")
 DEVICES = ("auto", "cpu", "cuda")
 INITS = ("released", "kaiming-fan-out")
 VGG_FEATURES = ("conv", "mlp")
-PRESETS = ("paper", "quick", "smoke")
+PRESETS = ("paper", "course", "quick", "smoke")
 
 # Methods whose released script does not ramp its distillation up (train_DML.py, train_kd.py).
 UNRAMPED = ("dml", "kd")
@@ -176,6 +180,11 @@ _PRESETS: dict[str, dict[str, Any]] = {
         dataset="cifar100", arch="resnet32", width=16, epochs=300, batch_size=128, lr=0.1,
         momentum=0.9, weight_decay=5e-4, schedule="multistep", milestones=(150, 225),
         gamma=0.1, temperature=3.0, alpha=1.0, rampup=80,
+    ),
+    "course": dict(  # the course's evidence: 2,000 images, 60 epochs (tools/pilot.py chose it)
+        dataset="cifar10-5k", arch="resnet8", width=16, train_subset=2000, epochs=60,
+        batch_size=64, lr=0.05, schedule="cosine", rampup=16, temperature=3.0, alpha=1.0,
+        drop_last=True,
     ),
     "quick": dict(
         dataset="cifar10-5k", arch="resnet8", width=16, epochs=12, batch_size=64, lr=0.05,

@@ -79,7 +79,7 @@ BAD = {
                                 [r"aggregate='features'", r"logits, probs"]),
     "unknown device": (dict(device="tpu"), [r"device='tpu'", r"auto, cpu, cuda"]),
     "unknown preset name in field": (dict(preset="huge"),
-                                     [r"preset='huge'", r"paper, quick, smoke"]),
+                                     [r"preset='huge'", r"paper, course, quick, smoke"]),
 }
 
 
@@ -121,7 +121,7 @@ def test_unknown_field_in_preset_overrides():
 
 
 def test_unknown_preset_lists_presets():
-    with pytest.raises(ValueError, match=r"preset='huge'.*paper, quick, smoke"):
+    with pytest.raises(ValueError, match=r"preset='huge'.*paper, course, quick, smoke"):
         preset("huge")
 
 

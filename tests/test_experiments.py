@@ -62,17 +62,18 @@ def test_expand_refuses_bad_input(suite, seeds, match, tmp_path):
 
 def test_default_okddip_variant_shares_its_run_directory_across_suites(tmp_path):
     default = {"methods": "okddip", "aggregation": "attention", "leader": "on", "peers": "m=3",
-               "temperature": "T=3", "detach": "no-detach", "layout": "branch"}
+               "temperature": "T=3", "detach": "no-detach", "mask_diagonal": "no-mask",
+               "layout": "branch"}
     assert set(default) == set(SUITES)
     for seed in (0, 1):
         dirs = {s: next(j.run_dir for j in expand(s, "quick", out=tmp_path)
                         if j.variant == v and j.seed == seed) for s, v in default.items()}
         assert len(set(dirs.values())) == 1, dirs
-    # The whole grid: 56 jobs, of which the default variant of seeds 0 and 1 appears in
-    # all 7 suites but is trained once per seed -> 56 - 2 * 6 = 44 runs.
+    # The whole grid: 60 jobs, of which the default variant of seeds 0 and 1 appears in
+    # all 8 suites but is trained once per seed -> 60 - 2 * 7 = 46 runs.
     jobs = [j for s in SUITES for j in expand(s, "quick", out=tmp_path)]
-    assert len(jobs) == 56
-    assert len({j.run_dir for j in jobs}) == 44
+    assert len(jobs) == 60
+    assert len({j.run_dir for j in jobs}) == 46
 
 
 def test_run_key_is_stable_and_ignores_device_and_data_path():
@@ -223,6 +224,19 @@ def test_ablate_unknown_suite_is_one_line_error(capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert err.startswith("okddip-edu ablate: error: suite='nosuch' is not valid")
+
+
+def test_ablate_variants_keeps_only_those_and_names_the_allowed(capsys, tmp_path):
+    base = ["ablate", "methods", "--preset", "smoke", "--seeds", "2", "--dry-run",
+            "--out", str(tmp_path)]
+    assert cli.main(base + ["--variants", "okddip, baseline"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(line.split()[1] for line in lines) == ["methods/baseline"] * 2 + \
+        ["methods/okddip"] * 2
+    assert cli.main(base + ["--variants", "okddip,okdip"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "okdip is not a variant of methods" in err and "allowed: baseline," in err
 
 
 def test_every_suite_is_listed():

@@ -26,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("--npz", help="cifar10-5k source file, if not in $OKDDIP_CIFAR10_5K")
     p.add_argument("--device", help="auto | cpu | cuda")
     p.add_argument("--seeds", type=int, help="seeds per variant (default: methods 3, others 2)")
+    p.add_argument("--variants", help="only these variants, comma-separated "
+                   "(e.g. baseline,independent,okddip; default: all of the suite's)")
     p.add_argument("--out", default="runs/suites", help="suite directory (default: runs/suites)")
     p.add_argument("--dry-run", action="store_true", help="list the runs and their status only")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -42,6 +44,7 @@ def cmd_ablate(args) -> int:
                        arch=args.arch, epochs=args.epochs, npz=args.npz, device=args.device)
     # Seed-major: every suite gets its first seed before any gets its second, so a grid
     # stopped early still covers every suite.
+    jobs = only_variants(jobs, names, args.variants)
     jobs.sort(key=lambda j: j.seed)
     if args.dry_run:
         recorded = recorded_runs(args.out)
@@ -55,6 +58,19 @@ def cmd_ablate(args) -> int:
     print(f"{len(results)} finished rows in {Path(args.out) / 'results.csv'} "
           f"({time.perf_counter() - t0:.0f} s)")
     return 0
+
+
+def only_variants(jobs: list[Job], suites: list[str], variants: str | None) -> list[Job]:
+    """Keep the jobs of the named variants; an unknown name is an error naming the known."""
+    if not variants:
+        return jobs
+    wanted = [v.strip() for v in variants.split(",") if v.strip()]
+    known = list(dict.fromkeys(v.name for s in suites for v in SUITES[s]))
+    unknown = [v for v in wanted if v not in known]
+    if unknown or not wanted:
+        raise ValueError(f"--variants {variants!r}: {', '.join(unknown) or 'no name'} is not "
+                         f"a variant of {', '.join(suites)}; allowed: {', '.join(known)}")
+    return [j for j in jobs if j.variant in wanted]
 
 
 def iter_suites() -> Iterator[str]:

@@ -56,6 +56,11 @@ SUITES: dict[str, list[Variant]] = {
         Variant("no-detach", {}),
         Variant("detach", {"detach": True}),
     ],
+    # A peer's own logits in its target (the released code) or not.
+    "mask_diagonal": [
+        Variant("no-mask", {}),
+        Variant("mask", {"mask_diagonal": True}),
+    ],
     "layout": [
         Variant("branch", {}),
         Variant("network", {"layout": "network"}),
