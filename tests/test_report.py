@@ -278,6 +278,23 @@ def test_diversity_and_attention_figures(histories):
     assert titles == ["methods", "temperature"]
 
 
+def test_report_figures_count_epochs_as_the_history_and_the_plotly_figures_do(histories):
+    """Epoch e is the history's ``epoch`` column (from 0) in every figure, matplotlib and
+    plotly alike."""
+    from okddip_edu.plots.curves import metric_curves
+
+    first = int(histories["epoch"].min())
+    for fig in (report.diversity_figure(histories, "methods"), report.attention_figure(histories)):
+        ax = fig.axes[0]
+        assert min(min(line.get_xdata()) for line in ax.get_lines() if len(line.get_xdata())) \
+            == first
+        assert ax.get_xlabel() == "epoch (from 0)"
+    peers = histories[histories["suite"] == "methods"]
+    plotly_fig = metric_curves(peers, "val_div_l2")
+    assert min(min(t.x) for t in plotly_fig.data if t.x is not None) == first
+    assert plotly_fig.layout.xaxis.title.text == "epoch (from 0)"
+
+
 # the report ------------------------------------------------------------------------------
 def test_write_report_writes_markdown_and_figures(suite_dir, tmp_path):
     out = tmp_path / "out"

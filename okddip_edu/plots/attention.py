@@ -161,7 +161,7 @@ def diagonal_over_epochs(history: pd.DataFrame, epoch: int | None = None,
     if epoch is not None:
         fig.add_vline(x=epoch, line_color="black", line_width=1)
     fig.update_layout(title="mean diagonal of the attention: how much each peer copies itself",
-                      xaxis_title="epoch", yaxis_title="mean alpha_aa", height=330,
+                      xaxis_title="epoch (from 0)", yaxis_title="mean alpha_aa", height=330,
                       yaxis_range=[0, 1])
     return fig
 
@@ -188,7 +188,7 @@ def attention_over_epochs(history: pd.DataFrame, epoch: int, by: str | None = "s
     m = mat.shape[0]
     fig.add_hline(y=1.0 / m, line_dash="dot", line_color="gray", row=1, col=2)
     fig.update_yaxes(range=[0, 1], row=1, col=2, title_text="mean alpha_aa")
-    fig.update_xaxes(title_text="epoch", row=1, col=2)
+    fig.update_xaxes(title_text="epoch (from 0)", row=1, col=2)
     fig.update_layout(height=380, title="attention over training (validation set means)")
     return fig
 
@@ -240,7 +240,7 @@ def measure_over_epochs(histories: pd.DataFrame, measure: str, epoch: int | None
                          text=[f"{v:.3g}" for v in at_epoch], textposition="outside"),
                   row=1, col=2)
     fig.add_vline(x=epoch, line_color="black", line_width=1, row=1, col=1)
-    fig.update_xaxes(title_text="epoch", row=1, col=1)
+    fig.update_xaxes(title_text="epoch (from 0)", row=1, col=1)
     fig.update_yaxes(title_text=measure, row=1, col=1)
     fig.update_layout(height=380, title=f"{measure} of the peers, by method")
     return fig

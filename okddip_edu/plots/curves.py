@@ -106,7 +106,7 @@ def training_curves(history: pd.DataFrame, title: str | None = None) -> go.Figur
                                  line=dict(color=PALETTE[(5 + i) % 10],
                                            width=3 if col == "train_total" else 1.5),
                                  legendgroup="loss"), row=1, col=2)
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text="epoch (from 0)")
     fig.update_layout(title=title, height=380, margin=dict(l=50, r=20, t=60, b=40),
                       legend=dict(groupclick="toggleitem"))
     return fig
@@ -186,7 +186,7 @@ def metric_curves(histories: pd.DataFrame | Mapping[str, pd.DataFrame], metric: 
                                                "<extra></extra>"))
     what = {"std": "mean +- std over seeds", "range": "mean, min-max over seeds",
             None: "mean over seeds"}[band]
-    fig.update_layout(title=title or f"{label(metric)} ({what})", xaxis_title="epoch",
+    fig.update_layout(title=title or f"{label(metric)} ({what})", xaxis_title="epoch (from 0)",
                       yaxis_title=label(metric), height=380,
                       margin=dict(l=60, r=20, t=60, b=40))
     return fig

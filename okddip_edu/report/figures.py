@@ -116,19 +116,18 @@ def diversity_figure(histories: pd.DataFrame, suite: str = "methods", setting: s
     cols = [c for c in ("val_div_l2", "val_div_disagree") if c in df]
     if df.empty or not cols:
         raise ValueError(f"suite={suite!r} has no diversity history here")
-    df["epoch "] = df["epoch"] + 1
     order = [v for v in _ordered(df["variant"].tolist(), [v.name for v in SUITES.get(suite, [])])
              if df.loc[df["variant"] == v, cols[0]].notna().any()]
     fig, axes = _figure(3.3 * len(cols) + 1.2, 2.7, ncols=len(cols))
     titles = {"val_div_l2": "div_l2: mean pairwise L2 of peer softmax",
               "val_div_disagree": "div_disagree: peer pairs whose top-1 differ"}
     for ax, col in zip(axes[0], cols):
-        sns.lineplot(df[df["variant"].isin(order)], x="epoch ", y=col, hue="variant",
+        sns.lineplot(df[df["variant"].isin(order)], x="epoch", y=col, hue="variant",
                      hue_order=order, errorbar="sd", marker="o", markersize=3, ax=ax,
                      legend=ax is axes[0, -1])
         ax.set_title(titles[col], fontsize="medium")
         ax.set_ylabel(col[4:])
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch (from 0)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if axes[0, -1].get_legend() is not None:
         sns.move_legend(axes[0, -1], "upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
@@ -157,7 +156,6 @@ def attention_figure(histories: pd.DataFrame):
     df = histories[histories["val_att_diag"].notna()].copy()
     if df.empty:
         raise ValueError("no run here has an attention matrix")
-    df["epoch "] = df["epoch"] + 1
     suites = _ordered(df["suite"].tolist(), list(SUITES))
     ncols = min(3, len(suites))
     nrows = math.ceil(len(suites) / ncols)
@@ -167,14 +165,14 @@ def attention_figure(histories: pd.DataFrame):
     for ax, s in zip(axes.flat, suites):
         part = df[df["suite"] == s]
         order = _ordered(part["variant"].tolist(), [v.name for v in SUITES.get(s, [])])
-        sns.lineplot(part, x="epoch ", y="val_att_diag", hue="variant", hue_order=order,
+        sns.lineplot(part, x="epoch", y="val_att_diag", hue="variant", hue_order=order,
                      errorbar="sd", ax=ax)
         peers = {_num_peers(part[part["variant"] == v]) for v in order}
         if len(peers) == 1 and peers != {0}:
             m = peers.pop()
             ax.axhline(1 / m, color="gray", linestyle=":", linewidth=1, label=f"1/m (m={m})")
         ax.set_title(s, fontsize="medium")
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch (from 0)")
         ax.set_ylabel("att_diag")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(title=None, fontsize="x-small", frameon=False)
