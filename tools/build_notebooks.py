@@ -2,7 +2,8 @@
 
 Each notebook is written as a plain Python file in ``notebooks/src/NN_name.py`` with cells
 separated by ``# %%`` (code) and ``# %% [markdown]`` (markdown, every line starting with
-``# ``). This script turns them into ``notebooks/NN_name.ipynb``; with ``--execute`` it runs
+``# ``) or ``# %% [solution]`` (an exercise's worked solution: a code cell that runs like any
+other, stored collapsed). This script turns them into ``notebooks/NN_name.ipynb``; with ``--execute`` it runs
 them (so the committed notebooks carry real outputs) under the chosen profile:
 
     python tools/build_notebooks.py                       # all, no outputs
@@ -55,6 +56,12 @@ except ImportError:  # pragma: no cover
     import okddip_edu'''
 
 
+# A worked solution's code cell starts collapsed in JupyterLab (source_hidden) and as a
+# form in Colab (cellView); the tag lets tests find every solution.
+SOLUTION_METADATA = {"jupyter": {"source_hidden": True}, "cellView": "form",
+                     "tags": ["solution"]}
+
+
 def fill(text: str, notebook: str) -> str:
     """The source with its placeholders replaced (see the module docstring)."""
     badge = f"[![Open In Colab]({BADGE})]({_repo.colab_url(notebook)})"
@@ -72,6 +79,8 @@ def parse(text: str) -> list:
         if "[markdown]" in header:
             lines = [ln[2:] if ln.startswith("# ") else ln.lstrip("#") for ln in body.splitlines()]
             cells.append(new_markdown_cell("\n".join(lines).strip("\n")))
+        elif "[solution]" in header:  # a worked solution: runs, but starts collapsed
+            cells.append(new_code_cell(body, metadata=SOLUTION_METADATA))
         elif body.strip():
             cells.append(new_code_cell(body))
     return cells
