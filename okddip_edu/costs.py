@@ -26,6 +26,8 @@ Example::
 
 from __future__ import annotations
 
+import os
+
 import time
 
 import torch
@@ -101,8 +103,13 @@ def bf16_skipped(device: torch.device | str) -> str | None:
     if hardware.native_bf16(device):
         return None
     if device.type == "cpu":
-        return ("bf16 is not native on this CPU (no AVX512_BF16 or AMX: "
-                f"{hardware.describe_cpu()}); emulated bf16 is no ceiling worth timing")
+        flags = hardware.cpu_flags() or set()
+        if any(f in flags for f in hardware.NATIVE_BF16_FLAGS):  # the CPU has it, oneDNN may not
+            why = ("bf16 is not native here: oneDNN may not use this CPU's bf16 instructions "
+                   f"(ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', 'unset')})")
+        else:
+            why = "bf16 is not native on this CPU (no AVX512_BF16 or AMX)"
+        return f"{why}: {hardware.describe_cpu()}; emulated bf16 is no ceiling worth timing"
     return f"bf16 is not native on {device} (compute capability below 8.0)"
 
 

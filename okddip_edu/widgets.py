@@ -11,6 +11,8 @@ happens in the class, so a test drives it without a browser::
 In a notebook, ``app.show()`` displays the controls above an ``ipywidgets.Output`` and
 redraws the figure into it whenever a control changes. (``go.FigureWidget`` needs the
 optional ``anywidget`` package; redrawing a plain figure works everywhere, Colab included.)
+:class:`LiveTraining` is the one that trains: its button runs :func:`okddip_edu.live.train`
+and redraws after every epoch.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 
+from . import live
+from .config import AGGREGATIONS
 from .plots import attention as att_plots
 from .plots import softmax as sm_plots
 
@@ -228,3 +232,69 @@ class AttentionOverEpochs(FigureApp):
 
     def figure(self) -> go.Figure:
         return att_plots.attention_over_epochs(self.history, self.epoch.value, by=self.by)
+
+
+# Notebook 03: live training -----------------------------------------------------------------
+class LiveTraining:
+    """Switches for ``detach``, ``mask_diagonal`` and ``aggregation`` and a Train button: each
+    click trains one small OKDDip run (:func:`okddip_edu.live.train` on ``base`` with the
+    switches) and redraws :func:`okddip_edu.live.figure` after every epoch, every run of this
+    widget in its own colour. ``records``: runs to start from (e.g. one trained in a cell)."""
+
+    def __init__(self, base, splits=None, records: Sequence[dict] = ()):
+        self.base, self.splits = base, splits
+        self.records: list[dict] = list(records)
+        self.detach = widgets.Checkbox(value=False, description="detach", indent=False)
+        self.mask_diagonal = widgets.Checkbox(value=False, description="mask_diagonal",
+                                              indent=False)
+        self.aggregation = widgets.ToggleButtons(options=list(AGGREGATIONS),
+                                                 value="attention", description="aggregation")
+        self.button = widgets.Button(description="Train", button_style="primary")
+        self.button.on_click(lambda _: self.train())
+        self.status = widgets.Label(value=f"{base.epochs} epochs a run; click Train")
+        self.output = widgets.Output()
+
+    @property
+    def controls(self) -> list[widgets.Widget]:
+        return [self.aggregation, self.detach, self.mask_diagonal, self.button]
+
+    def config(self):
+        """The run the switches describe (:func:`okddip_edu.live.config`)."""
+        return live.config(self.base, detach=self.detach.value,
+                           mask_diagonal=self.mask_diagonal.value,
+                           aggregation=self.aggregation.value)
+
+    def figure(self, extra: Sequence[dict] = ()) -> go.Figure:
+        return live.figure(self.records + list(extra))
+
+    def train(self) -> list[dict]:
+        """Train the run the switches describe, redrawing after every epoch; its records."""
+        cfg = self.config()
+        self.button.disabled = True
+        try:
+            def progress(rec: dict, recs: list) -> None:
+                self.status.value = f"{rec['run']}: epoch {rec['epoch']}/{cfg.epochs}"
+                self.redraw(recs)
+
+            new = live.train(cfg, self.splits, on_record=progress)
+        finally:
+            self.button.disabled = False
+        self.records += new
+        self.status.value = live.describe(new)
+        return new
+
+    def redraw(self, extra: Sequence[dict] = ()) -> None:
+        fig = self.figure(extra)
+        self.output.clear_output(wait=True)
+        with self.output:
+            fig.show()
+
+    def widget(self) -> widgets.VBox:
+        self.redraw()
+        switches = widgets.HBox([self.detach, self.mask_diagonal, self.button])
+        return widgets.VBox([self.aggregation, switches, self.status, self.output])
+
+    def show(self) -> None:
+        from IPython.display import display
+
+        display(self.widget())

@@ -177,3 +177,31 @@ def test_interactive_dropdown_calls_back_with_each_choice():
     app.update()
     app.children[0].value = "leader"
     assert seen[0] == "methods" and seen[-1] == "leader"
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_live_training_widget_trains_what_its_switches_say(monkeypatch):
+    """The Train button runs okddip_edu.live on the switches' config and redraws every epoch
+    (a seconds-long synthetic run; tests/test_live.py checks the logic itself)."""
+    import traitlets
+
+    from okddip_edu.config import preset
+
+    base = preset("smoke", dataset="synthetic", device="cpu", train_subset=128, epochs=2)
+    shown: list[go.Figure] = []
+    monkeypatch.setattr(go.Figure, "show", lambda fig, *a, **k: shown.append(fig))
+    app = W.LiveTraining(base, records=[{"run": "earlier", "epoch": 1, "att_diag": 0.5,
+                                         "leader_top1": 10.0, "w": 1.0, "peers": 3}])
+    assert [c.description for c in app.controls] == ["aggregation", "detach", "mask_diagonal",
+                                                     "Train"]
+    app.widget()
+    app.mask_diagonal.value = True
+    assert app.config().mask_diagonal and not app.config().detach
+    app.button.click()
+    assert [(r["epoch"], r["att_diag"]) for r in app.records[1:]] == [(0, 0.0), (1, 0.0)]
+    assert len(shown) == 1 + 2 and not app.button.disabled  # first draw + one per epoch
+    assert {t.name for t in shown[-1].data} >= {"earlier",
+                                                "attention, detach=False, mask_diagonal=True"}
+    assert "0.000 (epoch 0) -> 0.000 (epoch 1)" in app.status.value
+    with pytest.raises(traitlets.TraitError):
+        app.aggregation.value = "max"

@@ -27,6 +27,7 @@ Plain sources keep reviews readable; the ``.ipynb`` files are what people open.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import re
 import sys
@@ -86,8 +87,25 @@ def parse(text: str) -> list:
     return cells
 
 
+ASSET_IMAGE = re.compile(r"\]\(\.\./assets/([\w.-]+\.png)\)")
+
+
+def attach_images(cell: nbformat.NotebookNode) -> None:
+    """A markdown image from ``../assets/`` travels inside the notebook as a cell attachment,
+    so it shows where the folder is not beside it (Colab, a downloaded notebook)."""
+    names = ASSET_IMAGE.findall(cell.source)
+    if not names:
+        return
+    cell.attachments = {n: {"image/png": base64.b64encode((ROOT / "assets" / n).read_bytes())
+                            .decode()} for n in names}
+    cell.source = ASSET_IMAGE.sub(r"](attachment:\1)", cell.source)
+
+
 def build(src: Path) -> nbformat.NotebookNode:
     nb = new_notebook(cells=parse(fill(src.read_text(), src.stem + ".ipynb")))
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            attach_images(cell)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}

@@ -10,11 +10,16 @@
 # **group leader**, learns from the average of the peers. Only the leader is kept for
 # deployment.
 #
+# Paper: [arXiv 1912.00350](https://arxiv.org/abs/1912.00350). Released code (PyTorch):
+# [DefangChen/OKDDip](https://github.com/DefangChen/OKDDip).
+#
 # **What you will learn**
 # - how to set the course up (locally, on Colab, with conda) and check your device;
 # - how one OKDDip run looks from the inside: accuracy of the leader, the peers and their
 #   ensemble, and the loss terms, drawn live while it trains;
 # - how to read the attention weights the peers give each other;
+# - why the group has 3.3 times the parameters of one network but costs only about twice
+#   its arithmetic to train;
 # - what a few-minute run can and cannot tell you, and where the course goes next.
 #
 # **Prerequisites**: Python and a first PyTorch course (a training loop, cross-entropy,
@@ -25,11 +30,12 @@
 # | profile | where | what it trains | time |
 # |---|---|---|---|
 # | full | a GPU | CIFAR-100, ResNet-32, 20 epochs | not measured yet (no GPU was available); `tools/paper_costs.py` estimates the FLOPs |
-# | quick | a laptop CPU | 4,085 CIFAR-10 images, ResNet-8, 12 epochs | 1.4 min for the whole notebook, 1.2 min of it training, on a quiet 2-core CPU machine (fp32) |
+# | quick | a laptop CPU | 4,085 CIFAR-10 images, ResNet-8, 12 epochs | a few minutes (stored run: see below) |
 # | smoke | CI | 256 images, 2 epochs, tiny widths | seconds |
 #
-# (Quick time measured with `python tools/build_notebooks.py 00 --execute --profile quick`; a
-# machine busy with other work takes several times as long.)
+# The training cell prints how long it trained and the last cell how long the whole notebook
+# ran. In the stored run (quick profile, one CPU thread on a 2-core machine busy with other
+# jobs) that was 2.9 min of training and 3.1 min in all; a quiet machine is faster.
 
 # %% [markdown]
 # ## 1. Set-up
@@ -59,8 +65,11 @@
 # {{install_cell}}
 
 # %%
+import time
+
 from okddip_edu import course
 
+notebook_start = time.perf_counter()  # the last cell prints how long the notebook ran
 nb = course.setup(full_epochs=20)
 
 # %% [markdown]
@@ -93,6 +102,23 @@ else:
 # layers and its classifier. Branches 0, 1, 2 are the auxiliary peers; branch 3 is the
 # leader. The attention adds two small projection matrices W_q and W_k.
 #
+# ![The OKDDip group: a shared trunk, three peers and a leader, the attention, and the two distillation levels](../assets/okddip_group.png)
+#
+# **Reading the figure.** An image x goes once through the **shared trunk** (the stem and
+# the first two stages of the ResNet: the low-level layers). Its feature map feeds four
+# branches, each with its own third stage and classifier head: three auxiliary **peers**
+# (green; numbered 1 to 3 in the figure, branches 0, 1, 2 in the code) and the **group
+# leader** (orange; branch 3). Each peer a returns a pooled feature h_a and logits z_a. The
+# **attention** (purple) projects the features with W_q and W_k, scores every pair of peers
+# by q_a · k_b, and turns the scores of row a into weights α_ab with a softmax, so that peer
+# a gets its *own* target t_a = Σ_b α_ab z_b. That is the **first distillation level**: each
+# peer learns from its own target (L_dis1, a KL divergence at temperature T). Because the
+# targets differ from peer to peer, the peers are not all pulled towards one common average:
+# that is how the paper means to keep them diverse. The **second level** is the leader
+# learning from the plain mean z̄ of the peers (L_dis2), an ensemble that gains most when
+# the peers differ. Every branch also learns the labels (L_gt), the ramp-up w(e) fades both
+# distillation terms in, and only the trunk and the leader are kept for deployment.
+#
 # Here are the parameter counts of the paper's CIFAR-100 ResNet-32 in that layout (nothing
 # is trained; this cell is the same on every machine). The released code's numbers are
 # 1.554 M for the whole group and 0.473 M for a single network.
@@ -115,9 +141,38 @@ rows += [("attention W_q, W_k (64 -> 8 each)", count(okddip.aggregator)),
 print("\n".join(f"{name:<45} {n:>10,}  ({n / 1e6:.3f} M)" for name, n in rows))
 
 # %% [markdown]
+# Parameters are one cost; arithmetic is another. `okddip_edu.costs.train_flops_per_image`
+# counts the floating-point operations of one training step (forward, loss and backward of
+# the whole group) per image, with PyTorch's FLOP counter. Here are both ratios, group
+# against a single network, for the paper's configurations (`preset("paper")`: CIFAR-100,
+# ResNet-32; `okddip` is built with its branch layout, `baseline` as one network):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from okddip_edu.config import preset
+from okddip_edu.costs import train_flops_per_image
+
+params_group, params_single = count(group) + count(okddip.aggregator), count(single)
+flops_group = train_flops_per_image(preset("paper", method="okddip"))  # 4 branches
+flops_single = train_flops_per_image(preset("paper", method="baseline"))  # one ResNet-32
+deployed = count(group.trunk) + count(group.peers[3])
+print(f"parameters:               group {params_group / 1e6:.3f} M, single "
+      f"{params_single / 1e6:.3f} M -> ratio {params_group / params_single:.2f}")
+print(f"training FLOPs per image: group {flops_group / 1e9:.3f} G, single "
+      f"{flops_single / 1e9:.3f} G -> ratio {flops_group / flops_single:.2f}")
+print(f"deployed (trunk + leader): {deployed:,} parameters, "
+      f"{deployed / params_single:.2f} x a single ResNet-32")
+
+# %% [markdown]
 # **What to notice.** Each branch is larger than the shared trunk: the third stage holds
-# most of a ResNet's weights. The group costs about 3.3 times a single network to train,
-# but only the trunk and the leader's branch (about one ResNet-32) are deployed. The
+# most of a ResNet's weights. The group has 3.3 times the parameters of a single network,
+# but one training step costs only about 2 times its arithmetic (0.820 against 0.414 GFLOP
+# per image). The trunk runs once for all four branches, and it is where most of a single
+# network's arithmetic is: a convolution costs its weights times the positions it slides
+# over, and the trunk works on the full-size and half-size feature maps, while the third
+# stage, with most of the weights, works on maps halved once more (Exercise 1 measures the
+# split). Wall time follows the FLOPs only roughly (small layers use a device less well).
+# What is deployed, the trunk and the leader's branch, is exactly one ResNet-32. The
 # attention itself is tiny: 2 × 64 × 8 = 1,024 weights.
 
 # %% [markdown]
@@ -144,23 +199,28 @@ print(f"{cfg.method} on {cfg.dataset}: {cfg.arch} (width {cfg.width}), {cfg.bran
 live = LivePlot(title=f"OKDDip, {cfg.arch} on {cfg.dataset}")
 result = fit(cfg, on_epoch_end=live)
 history = result.history
-print(f"trained in {history['epoch_time'].sum() / 60:.1f} min")
+print(f"trained on {len(result.splits.train_y):,} images in "
+      f"{history['epoch_time'].sum() / 60:.1f} min")
+print(history[["epoch", "w", "train_ce", "train_dis1", "train_dis2", "train_total"]]
+      .round(3).to_string(index=False))
 
 # %% [markdown]
 # **What to notice** (the numbers quoted are those of the run stored with this notebook,
 # quick profile, seed 0).
-# - All four branches climb together and stay within a point or two of each other: they
+# - All four branches climb together and stay within about a point of each other: they
 #   share the trunk and learn from each other, so no branch runs away from the others.
-# - The **ensemble** is *not* better than the best branch here (51.6 % against 50.9 %
-#   to 51.9 % for the peers at the last epoch). Averaging helps only when the peers make
-#   different mistakes; these peers have become very alike. That loss of diversity is the
-#   problem OKDDip is about, and notebooks 02 and 05 measure it. At full scale the
-#   ensemble does gain: about 2 points over the single branch for OKDDip on CIFAR-100
-#   (23.73 % against 25.76 % error in one published re-implementation, winycg/MCL-OKD).
-# - On the right, `L_dis1` and `L_dis2` are hundredths, next to a cross-entropy of 5 to 8
-#   (a sum over four branches): at T = 3 the branches' softened predictions are already
-#   close to their targets, so `total` is nearly `CE`. In the first epochs the ramp-up
-#   w(e) also keeps the distillation almost off (w(0) = e^-5), up to epoch L = `cfg.rampup`.
+# - The **ensemble** is hardly better than the best branch here (52.5 % against 51.7 % to
+#   52.3 % for the peers at the last epoch, table of section 4), a gap well inside the noise.
+#   Averaging helps only when the peers make different mistakes; these peers have become
+#   very alike. That loss of diversity is the problem OKDDip is about, and notebooks 02 and
+#   05 measure it. At full scale the ensemble does gain: about 2 points over the single
+#   branch for OKDDip on CIFAR-100 (23.73 % against 25.76 % error in one published
+#   re-implementation, winycg/MCL-OKD).
+# - On the right (and in the table printed under the figure), `L_dis1` and `L_dis2` are
+#   0.024 or less, next to a cross-entropy that falls from 8.0 to 4.8 (a sum over four
+#   branches): at T = 3 the branches' softened predictions are already close to their
+#   targets, so `total` is nearly `CE`. In the first epochs the ramp-up w(e) also keeps the
+#   distillation almost off (w(0) = e^-5), up to epoch L = `cfg.rampup`.
 #
 # The figure is an ordinary plotly figure: hover for values, click legend entries to hide
 # lines. `live.figure` holds it after training.
@@ -186,13 +246,16 @@ table = pd.DataFrame({
     f"best leader epoch ({int(history.loc[best, 'epoch'])})":
         [history.loc[best, c] for c in columns.values()],
 }, index=list(columns)).round(1)
-print(f"validation top-1 accuracy (%) on {len(result.splits.val_y)} images, 1 seed")
+n_val = len(result.splits.val_y)
+print(f"validation top-1 accuracy (%) on {n_val} images, 1 seed")
+print(f"standard error of one accuracy near 50 % on {n_val} images: "
+      f"{100 * (0.5 * 0.5 / n_val) ** 0.5:.1f} points")
 table
 
 # %% [markdown]
 # **What to notice.** The leader is one branch like the others: its advantage in the paper
 # comes from learning from the whole group (the second level, L_dis2) while the peers stay
-# diverse. In a short run the differences between the branches are a point or two, about
+# diverse. In a short run the differences between the branches are about a point, about
 # the size of the noise: 1,000 validation images give a standard error of about 1.6 points
 # at 50 % accuracy, and one seed is one draw. Notebook 06 repeats runs over seeds before
 # comparing.
@@ -213,21 +276,24 @@ weights, _ = attention.attention_at_epoch(history, last)
 fig = attention.attention_heatmap(weights, title=f"mean attention α_ab after epoch {last}")
 fig.show()
 print(f"mean weight a peer gives itself (diagonal): {history['val_att_diag'].iloc[-1]:.3f} "
-      f"(uniform: {1 / 3:.3f})")
+      f"(uniform: {1 / 3:.3f}); peer by peer: {weights.diagonal().round(3).tolist()}")
 print(f"mean row entropy: {history['val_att_entropy'].iloc[-1]:.3f} nats "
       f"(uniform: ln 3 = {torch.log(torch.tensor(3.0)).item():.3f})")
 
 # %% [markdown]
 # **What to notice.** Every row sums to 1: row a is how peer a mixes the three peers into
 # its target. A row of (1/3, 1/3, 1/3) would be a plain average of the peers. At
-# initialisation the weights are close to that (notebook 04), but after 12 epochs of the
-# stored run the **diagonal** holds about two thirds of the weight (0.64 to 0.70): each
-# peer's target is mostly *its own* prediction. That is a known side effect: a peer lowers
-# its distillation loss most cheaply by attending to itself, and the gradient that trains
-# W_q and W_k comes from that very loss. The mean over 1,000 images also hides how much the
-# weights vary from image to image. Notebook 03 takes the attention apart (and shows
-# `mask_diagonal=True`, which keeps a peer out of its own target); notebook 06 follows the
-# diagonal across the ablations.
+# initialisation the weights are close to that (notebook 04; Exercise 3 shows it for five
+# peers), but after 12 epochs of the stored run the **diagonal** holds well over half of the
+# weight (0.625 on average, 0.59 to 0.66 peer by peer): each peer's target is mostly *its
+# own* prediction. That is a known side effect: a peer lowers its distillation loss most
+# cheaply by attending to itself, and the gradient that trains W_q and W_k comes from that
+# very loss. The mean over 1,000 images also hides how much the
+# weights vary from image to image. Notebook 03 takes the attention apart. The library has
+# an option against the self-attention, `mask_diagonal=True` (α_aa = 0: a peer is kept out
+# of its own target): notebook 03 explains it and one of its exercises trains with it, and
+# the ablations of notebook 06 compare it with the default. Notebook 06 also follows the
+# diagonal across its ablations.
 
 # %% [markdown]
 # ## 6. An honest note on scale
@@ -238,7 +304,8 @@ print(f"mean row entropy: {history['val_att_entropy'].iloc[-1]:.3f} nats "
 # CIFAR-100, ResNet-32, 300 epochs on 50,000 images. There, the OKDDip leader reaches
 # about **73.3 % to 74.7 % top-1** across published sources (paper Table 2: 25.65 ± 0.15 %
 # error, i.e. 74.35 %; independent re-runs 73.25 ± 0.38 % and about 74.0-74.2 %; the
-# paper's protocol reports the best epoch). Those numbers need a GPU and hours; the full
+# paper's protocol reports the best epoch; every source is listed, with its protocol, in
+# `assets/published/published.csv`). Those numbers need a GPU and hours; the full
 # profile of this notebook (20 epochs on a GPU) gets you started, not there.
 #
 # What a small run *can* show: the mechanics (losses, ramp-up, attention, the leader
@@ -258,8 +325,134 @@ print(f"mean row entropy: {history['val_att_entropy'].iloc[-1]:.3f} nats "
 # | [06 · Ablations](06_ablations.ipynb) | attention vs mean vs gate, the leader, m, T, detach, layout, over seeds |
 #
 # **Try it**
-# - Rerun section 3 with `nb.config(method="okddip", temperature=1.0)` or
-#   `nb.config(method="okddip", branches=6)` (5 peers) and compare the attention matrix.
-# - Pass `LivePlot(every=3)` to redraw less often on a slow machine.
-# - Train `nb.config(method="independent")` (no distillation at all) with the same seed and
-#   compare its ensemble with OKDDip's: notebook 02 does this for every method.
+# - In section 3, set the temperature to 1 or the number of branches to 6 (five peers), run
+#   the section again (a few minutes in the quick profile) and compare the attention matrix
+#   with the one above. Exercise 3 shows what a fifth peer costs and how its attention starts.
+# - On a slow machine, give `LivePlot` the argument `every=3`: it then redraws every third
+#   epoch only.
+# - Notebook 02 trains a group with no distillation at all (`independent`) beside OKDDip,
+#   with the same seed, and compares their ensembles.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise says what you should see (**Expected**); its worked solution is the
+# collapsed cell below it (click to expand it). The solutions run in seconds on a CPU and
+# train nothing.
+
+# %% [markdown]
+# **Exercise 1** (write code): where does the arithmetic go? Section 2 found that the group
+# has 3.3 times the parameters of a single ResNet-32 but only 2 times its training FLOPs.
+# Count the **forward** FLOPs per image of the shared trunk and of one branch of the `group`
+# built in section 2, with `torch.utils.flop_counter.FlopCounterMode` on one random
+# 32 × 32 image (feed the trunk's output to `group.peers[0]`), and set them beside their
+# parameter counts (`models.count_parameters`).
+#
+# Expected: the trunk holds 24 % of a single network's parameters but does 67 % of its
+# forward FLOPs (93.2 of 138.3 MFLOP per image; a branch does 45.1 MFLOP with 360,164
+# parameters). One trunk with four branches then costs 1.98 times the forward arithmetic of
+# one network with 3.29 times its parameters: the two ratios of section 2.
+
+# %% [solution]
+#@title Solution
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def forward_flops(module, x):
+    """FLOPs of one forward pass of ``module`` on ``x``, and its output."""
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        out = module(x)
+    return counter.get_total_flops(), out
+
+
+group.eval()
+image = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))  # (1, 3, 32, 32)
+f_trunk, fmap = forward_flops(group.trunk, image)  # fmap: (1, 32, 16, 16)
+f_branch, _ = forward_flops(group.peers[0], fmap)
+p_trunk, p_branch = count(group.trunk), count(group.peers[0])
+print(f"trunk:  {f_trunk / 1e6:6.1f} MFLOP, {p_trunk:>9,} parameters, "
+      f"output {tuple(fmap.shape[1:])}")
+print(f"branch: {f_branch / 1e6:6.1f} MFLOP, {p_branch:>9,} parameters")
+print(f"single network: {(f_trunk + f_branch) / 1e6:.1f} MFLOP; the trunk's share: "
+      f"{f_trunk / (f_trunk + f_branch):.0%} of the FLOPs, "
+      f"{p_trunk / (p_trunk + p_branch):.0%} of the parameters")
+print(f"group / single: forward FLOPs {(f_trunk + 4 * f_branch) / (f_trunk + f_branch):.2f}, "
+      f"parameters {(p_trunk + 4 * p_branch) / (p_trunk + p_branch):.2f}")
+assert f_trunk > f_branch and p_trunk < p_branch
+
+# %% [markdown]
+# **Exercise 2**: the ramp-up. Section 3 says the distillation is almost off in the first
+# epochs. Use `okddip_edu.losses.ramp_up` to compute w(e) for the epochs of the run of
+# section 3 (its ramp-up length L is `cfg.rampup`), check the values against the formula
+# w(e) = exp(−5 (1 − min(e, L)/L)²) and against the weight the run logged (`history["w"]`,
+# which is `cfg.alpha` × w(e)), and find the first epoch with at least half the weight.
+#
+# Expected: w(0) = e^−5 ≈ 0.0067 and w(e) = 1 from e = L on, the same values the run logged.
+# In the quick profile (L = 4) the epochs 0 to 4 get 0.0067, 0.0601, 0.2865, 0.7316 and 1,
+# so epoch 3 is the first with at least half the weight.
+
+# %% [solution]
+#@title Solution
+import math
+
+from okddip_edu.losses import ramp_up
+
+L = cfg.rampup
+epochs = history["epoch"].astype(int).tolist()
+w = [ramp_up(e, L) for e in epochs]
+formula = [math.exp(-5 * (1 - min(e, L) / L) ** 2) for e in epochs]
+assert all(abs(a - b) < 1e-12 for a, b in zip(w, formula))
+assert all(abs(a * cfg.alpha - b) < 1e-9 for a, b in zip(w, history["w"]))
+print(f"ramp-up length L = {L} epochs")
+print("w(e):", ", ".join(f"{e}: {x:.4f}" for e, x in zip(epochs, w)))
+print("first epoch with w(e) >= 0.5:", next(e for e, x in zip(epochs, w) if x >= 0.5))
+
+# %% [markdown]
+# **Exercise 3**: a bigger group. With `branches=6`, OKDDip has five peers and a leader.
+# For the paper's configuration, `preset("paper", method="okddip", branches=6)`, count the
+# parameters (build it with `okddip_edu.factory.build(cfg, 100)`, which returns the model
+# and the method, and count both) and the training FLOPs per image
+# (`train_flops_per_image`), and compare them with the four-branch group of section 2.
+# Then run the untrained group once on a batch of 64 random images
+# (`method(model(x), y, cfg.rampup, x=x)`) and look at the attention the peers start from
+# (`method.aggregator.attn`, shape (B, m, m)).
+#
+# Expected: 2,274,600 parameters (4.81 times a single ResNet-32) and 1.090 GFLOP per image
+# (2.63 times): each extra branch adds 360,164 parameters and about 0.135 GFLOP, while the
+# attention keeps its 1,024 weights. The untrained attention is a 5 × 5 matrix whose rows sum
+# to 1 and whose entries all lie close to the uniform 1/5 = 0.2: before training, every
+# peer's target is close to the plain average of the peers.
+
+# %% [solution]
+#@title Solution
+from okddip_edu.factory import build
+
+torch.manual_seed(0)
+big = preset("paper", method="okddip", branches=6)
+model6, method6 = build(big, 100)
+params6 = count(model6) + count(method6)
+flops6 = train_flops_per_image(big)
+print(f"6 branches: {params6:,} parameters ({params6 / params_single:.2f} x single), "
+      f"{flops6 / 1e9:.3f} GFLOP per image ({flops6 / flops_single:.2f} x single)")
+print(f"per extra branch: {(params6 - params_group) / 2:,.0f} parameters, "
+      f"{(flops6 - flops_group) / 2 / 1e9:.3f} GFLOP; attention: "
+      f"{count(method6.aggregator):,} weights")
+x = torch.randn(64, 3, 32, 32)  # (B, 3, 32, 32)
+y = torch.randint(0, 100, (64,))  # (B,)
+with torch.no_grad():
+    method6(model6(x), y, big.rampup, x=x)
+start = method6.aggregator.attn.mean(dim=0)  # (m, m), mean over the batch
+print(f"attention before training, mean over the batch ({tuple(start.shape)}):")
+print(start.numpy().round(3))
+print(f"entries between {start.min().item():.3f} and {start.max().item():.3f}; "
+      f"uniform: {1 / 5:.3f}")
+assert torch.allclose(start.sum(dim=-1), torch.ones(5), atol=1e-5)
+
+# %% [markdown]
+# ---
+# How long this notebook ran, from the set-up cell to here (the exercises included):
+
+# %%
+print(f"notebook run time: {(time.perf_counter() - notebook_start) / 60:.1f} min "
+      f"({nb.profile} profile, {nb.device}, {torch.get_num_threads()} torch thread(s))")

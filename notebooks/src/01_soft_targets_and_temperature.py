@@ -20,18 +20,21 @@
 # **Prerequisites**: PyTorch basics (tensors, `softmax`, autograd), what a classifier's
 # logits are.
 #
-# **Expected run time**: quick profile (laptop CPU, `cifar10-5k`, ResNet-8): about a
-# minute (measured: 56 s on a quiet 2-core CPU machine with
-# `python tools/build_notebooks.py 01 --execute --profile quick`; 3.2 min on 2 cores shared
-# with other jobs); smoke profile (CI): under a minute; full profile (GPU, CIFAR-100,
-# ResNet-32, 30 epochs): not measured (no GPU was available).
+# **Expected run time**: quick profile (laptop CPU, `cifar10-5k`, ResNet-8): a few minutes,
+# nearly all of it training two networks in section 4; the last cell prints how long the
+# notebook ran (stored run: 2.1 min on one CPU thread of a 2-core machine busy with
+# other jobs; a quiet machine is faster). Smoke profile (CI): under a minute. Full profile
+# (GPU, CIFAR-100, ResNet-32, 30 epochs): not measured (no GPU was available).
 
 # %%
 # {{install_cell}}
 
 # %%
+import time
+
 from okddip_edu import course
 
+notebook_start = time.perf_counter()  # the last cell prints how long the notebook ran
 nb = course.setup(full_epochs=30)
 
 # %%
@@ -64,6 +67,17 @@ from okddip_edu.widgets import TemperatureExplorer
 CLASSES = data.CIFAR10_CLASSES
 z = torch.tensor([-1.0, -2.0, 0.5, 6.0, 0.0, 3.5, 1.0, -0.5, -2.5, -1.5])  # a confident "cat"
 softmax_plots.softmax_temperature(z, [1, 3, 10], classes=CLASSES).show()
+
+# %% [markdown]
+# The same probabilities as numbers (`softmax_plots.soften` is the softmax of z / T), in %:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+probs = pd.DataFrame({f"T = {T}": 100 * softmax_plots.soften(z, T) for T in (1, 3, 10)},
+                     index=CLASSES)
+print(probs.round(1).to_string())
+others = probs["T = 1"].drop(["cat", "dog"]).sum()
+print(f"T = 1: the eight other classes share {others:.1f} %")
 
 # %% [markdown]
 # **What to notice.** At T = 1 the prediction is almost one-hot: "cat" takes 91 % of the
@@ -133,10 +147,12 @@ student = 2.0 * torch.randn(8, 10, generator=g)  # (B, C) fixed logits
 teacher = 2.0 * torch.randn(8, 10, generator=g)
 sweep = softmax_plots.temperature_sweep(student, teacher, [1, 2, 4, 8])
 print(sweep[["T", "kl", "kl_t2", "grad", "grad_t2"]].round(4).to_string(index=False))
+shrink = (sweep["grad"].shift() / sweep["grad"]).iloc[1:]
+print("grad falls by", ", ".join(f"{r:.2f}" for r in shrink), "at each doubling of T")
 
 # %% [markdown]
-# **What to notice.** `grad` (the per-sample gradient norm without T²) falls roughly by 4
-# each time T doubles; `grad_t2` (with T², what `kd_loss` gives) stays within a small
+# **What to notice.** `grad` (the per-sample gradient norm without T²) falls by a factor of
+# 3.5 to 4 each time T doubles; `grad_t2` (with T², what `kd_loss` gives) stays within a small
 # factor. The same holds for the loss values: without T² a run at T = 8 would hardly
 # distil at all.
 
@@ -217,43 +233,202 @@ app = TemperatureExplorer(val_teacher[chosen], val_student[chosen], val_teacher,
 app.show()
 
 # %% [markdown]
+# The figure's top row as numbers: each model's three most likely classes for the four
+# images, at T = 1 and at T = 3 (in %).
+
+# %%
+for T in (1.0, 3.0):
+    for name, logits in (("teacher", val_teacher[chosen]), ("student", val_student[chosen])):
+        p = softmax_plots.soften(logits, T)  # (4, C)
+        for title, row in zip(titles, p):
+            top = np.argsort(-row, kind="stable")[:3]
+            print(f"T = {T:g}  {name}  {title:<15}"
+                  + ", ".join(f"{splits.classes[c]} {100 * row[c]:4.1f}" for c in top))
+    print()
+
+# %% [markdown]
 # **What to notice** (numbers from our quick run; a rerun on another machine may differ
 # slightly).
-# - A teacher trained for a few minutes (about 50 % top-1) is far from one-hot: on the cat
-#   image it already hesitates between cat and dog at T = 1. On the automobile it is sure
-#   (about 95 %) and its little remaining mass goes to truck; at T = 3 that second choice
-#   becomes a visible part of the target (about 19 %). This ranking of the wrong classes is
-#   the dark knowledge.
-# - A teacher also passes on its mistakes: on the dog image ours prefers bird and airplane.
-#   Soft targets are only as good as the network that makes them.
+# - A teacher trained for a few minutes (52 % top-1) is far from one-hot: on the cat image
+#   it already hesitates between cat and dog at T = 1 (40 % and 37 %). On the automobile it
+#   is sure (93 %) and most of its little remaining mass goes to truck (6 %); at T = 3 that
+#   second choice becomes a visible part of the target (21 %). This ranking of the wrong
+#   classes is the dark knowledge.
+# - A teacher also passes on its mistakes: on the dog image ours prefers airplane and bird.
+#   Soft targets are only as good as the network that makes them. The student, after one
+#   epoch, calls three of the four images an airplane.
 # - Without T² (dashed), the loss and its gradient fall steeply with T: the gradient shrinks
-#   about 80-fold between T = 1 and T = 10. With T², the gradient stays near 0.55 from T = 2
-#   to T = 10, on the scale of the cross-entropy gradient (green).
+#   85-fold between T = 1 and T = 10. With T², the gradient stays near 0.5 from T = 2 to
+#   T = 10, on the scale of the cross-entropy gradient (0.85, green).
 # - With T², the loss levels off as T grows: in that limit it measures the distance between
 #   the two models' *logits* (Hinton et al.'s high-temperature limit), no longer between
 #   their probabilities.
 #
-# The same numbers for a few temperatures, as a table:
+# The bottom row's numbers for a few temperatures, as a table:
 
 # %%
-app.sweep.set_index("T").loc[[0.5, 1.0, 2.0, 3.0, 5.0, 10.0]].round(4)
+curves = app.sweep.set_index("T")  # every T of the slider
+plateau = curves.loc[2.0:10.0, "grad_t2"]
+print(f"without T²: the gradient shrinks "
+      f"{curves.loc[1.0, 'grad'] / curves.loc[10.0, 'grad']:.0f}-fold from T = 1 to T = 10")
+print(f"with T²: from T = 2 to T = 10 it stays between {plateau.min():.2f} and "
+      f"{plateau.max():.2f}; the cross-entropy gradient: {curves['ce_grad'].iloc[0]:.2f}")
+curves.loc[[0.5, 1.0, 2.0, 3.0, 5.0, 10.0]].round(4)
 
 # %% [markdown]
 # **Try it**
-# - Replace the student by a network trained for more epochs (`epochs=3`): how do the loss
-#   curves move, and where do the two models' soft targets still differ?
-# - Compute `kd_loss(student, teacher, T)` with the two models swapped. KL is not
-#   symmetric: which direction is larger here, and why?
+# - Train the student of section 4 for three epochs instead of one and run sections 4 and 5
+#   again: how do the loss curves move, and where do the two models' soft targets still
+#   differ?
 # - Set the slider to T = 0.5: what does the teacher's target look like, and what would the
 #   student learn from it that the label does not already say?
 #
 # **Honest scale note.** These are a ResNet-8 trained for a couple of minutes on 4,085
-# CIFAR-10 images (the quick profile), at about 53 % top-1; a ResNet-32 trained on the full
+# CIFAR-10 images (the quick profile), at 52 % top-1; a ResNet-32 trained on the full
 # CIFAR-10 is above 90 % (94.17 ± 0.15 % for an OKDDip-trained one in the PCL paper's
-# re-runs), and typically far more confident at T = 1. The *shapes* of the curves (1/T²
-# without the factor, flat with it) are properties of the loss and do not depend on scale;
-# the exact values do.
+# re-runs, listed in `assets/published/published.csv`), and typically far more confident at
+# T = 1. The *shapes* of the curves (1/T² without the factor, flat with it) are properties of
+# the loss and do not depend on scale; the exact values do.
 #
 # **Next**: [notebook 02](02_online_distillation.ipynb) uses this loss between peers that
 # learn together (DML, CL-ILR, ONE), with no pre-trained teacher at all;
 # [notebook 03](03_attention_aggregator.ipynb) builds OKDDip's per-peer targets.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise says what you should see (**Expected**); its worked solution is the
+# collapsed cell below it (click to expand it). The solutions run in seconds on a CPU and
+# train nothing. Exercises 1 to 3 use the fixed, seeded logits of sections 2 and 3, so their
+# numbers are the same on every machine; exercise 4 uses the two trained models.
+
+# %% [markdown]
+# **Exercise 1** (write code): implement the distillation loss by hand as a cross-entropy
+# with soft targets, T² · (1/B) Σ_i ( −Σ_c p_c(z_t^i; T) log p_c(z_s^i; T) ), the form some
+# distillation code uses instead of the KL divergence. Compare it with `kd_loss` on the fixed
+# logits of section 2 (C = 10, T = 3): (a) by how much do the two values differ, and what is
+# that difference? (b) Do their gradients with respect to the student's logits differ?
+#
+# Expected: the cross-entropy form gives 22.9255 and `kd_loss` 3.5782. The difference,
+# 19.3472, is exactly T² times the teacher's mean entropy (2.1497 nats, below ln 10 = 2.3026),
+# a number that does not depend on the student; so the gradients agree (largest difference
+# about 1e-8, float rounding). Both losses train a student identically; only the KL is 0 when
+# the student matches the teacher, which makes it the easier number to read in a log.
+
+# %% [solution]
+#@title Solution
+def soft_cross_entropy(student_logits, teacher_logits, T):
+    """T² · mean over the batch of -Σ_c p_t log p_s: distillation as a cross-entropy."""
+    p_teacher = F.softmax(teacher_logits / T, dim=-1)  # (B, C)
+    log_p_student = F.log_softmax(student_logits / T, dim=-1)  # (B, C)
+    return T**2 * -(p_teacher * log_p_student).sum(dim=1).mean()
+
+
+T = 3.0
+g = torch.Generator().manual_seed(0)  # the logits of section 2, C = 10
+student = 2.0 * torch.randn(8, 10, generator=g)  # (B, C)
+teacher = 2.0 * torch.randn(8, 10, generator=g)
+z_ce = student.clone().requires_grad_(True)
+z_kl = student.clone().requires_grad_(True)
+ce = soft_cross_entropy(z_ce, teacher, T)
+kl = kd_loss(z_kl, teacher, T)
+(grad_ce,) = torch.autograd.grad(ce, z_ce)
+(grad_kl,) = torch.autograd.grad(kl, z_kl)
+p_teacher = F.softmax(teacher / T, dim=-1)
+entropy = -(p_teacher * p_teacher.log()).sum(dim=1).mean()  # mean teacher entropy (nats)
+print(f"cross-entropy form: {ce.item():.4f} | kd_loss: {kl.item():.4f} | "
+      f"difference: {(ce - kl).item():.4f}")
+print(f"T² x teacher entropy: {T**2 * entropy.item():.4f} (entropy {entropy.item():.4f} nats, "
+      f"ln 10 = {np.log(10):.4f})")
+print(f"largest gradient difference: {(grad_ce - grad_kl).abs().max().item():.1e}")
+assert torch.allclose(ce - kl, T**2 * entropy, atol=1e-4)
+assert torch.allclose(grad_ce, grad_kl, atol=1e-6)
+
+# %% [markdown]
+# **Exercise 2**: check the gradient formula of section 3 with autograd. For `kd_loss`, which
+# includes T² and averages over the batch, it becomes
+# ∂L/∂z_s^i = T² · (1/B) · (1/T) (p(z_s^i; T) − p(z_t^i; T)) = (T/B) (p_s − p_t).
+# Compute the gradient of `kd_loss` with `torch.autograd.grad` on the fixed logits of
+# section 3 for T = 1, 2, 4, 8 and compare it with the formula.
+#
+# Expected: the largest difference is below 1e-6 at every T (float rounding only). The
+# formula shows where the 1/T² of section 3 comes from: one factor 1/T from the softmax, and
+# a difference of probabilities p_s − p_t that itself shrinks as T grows (its mean size
+# falls from 0.140 at T = 1 to 0.027 at T = 8, roughly halving at each doubling from T = 2
+# on); the loss's T² turns the 1/T into T.
+
+# %% [solution]
+#@title Solution
+g = torch.Generator().manual_seed(0)  # the logits of section 3
+student = 2.0 * torch.randn(8, 10, generator=g)  # (B, C)
+teacher = 2.0 * torch.randn(8, 10, generator=g)
+B = student.shape[0]
+for T in (1.0, 2.0, 4.0, 8.0):
+    z = student.clone().requires_grad_(True)
+    (autograd,) = torch.autograd.grad(kd_loss(z, teacher, T), z)  # (B, C)
+    formula = T / B * (F.softmax(student / T, dim=-1) - F.softmax(teacher / T, dim=-1))
+    gap = (autograd - formula).abs().max().item()
+    print(f"T = {T:g}: largest difference {gap:.1e}, mean |p_s - p_t| "
+          f"{(formula * B / T).abs().mean().item():.4f}")
+    assert gap < 1e-6
+
+# %% [markdown]
+# **Exercise 3**: where the loss goes at high temperature. With T², the loss levels off as T
+# grows (section 5): for large T it tends to (1/2C) · (1/B) Σ_i ‖(z_s^i − mean z_s^i) −
+# (z_t^i − mean z_t^i)‖², half the mean squared distance between the two models' *centred
+# logits*, divided by C (Hinton et al.'s logit matching). Compute this limit on the fixed
+# logits of section 3 and compare it with `kd_loss` at T = 1, 3, 10, 30, 100.
+#
+# Expected: the limit is 3.5875. At T = 1, `kd_loss` (2.7707) is 23 % below it; at T = 3, 10,
+# 30 and 100 it is within 1 % of it (3.5782, 3.6105, 3.5971, 3.5913). So at high temperature
+# the student is asked to copy the teacher's logits up to a constant, and no longer its
+# probabilities.
+
+# %% [solution]
+#@title Solution
+g = torch.Generator().manual_seed(0)  # the logits of section 3
+student = 2.0 * torch.randn(8, 10, generator=g)  # (B, C)
+teacher = 2.0 * torch.randn(8, 10, generator=g)
+C = student.shape[1]
+centred = (student - student.mean(dim=1, keepdim=True)) - (teacher - teacher.mean(dim=1,
+                                                                                   keepdim=True))
+limit = (centred**2).sum(dim=1).mean() / (2 * C)
+print(f"high-temperature limit: {limit.item():.4f}")
+for T in (1.0, 3.0, 10.0, 30.0, 100.0):
+    loss = kd_loss(student, teacher, T)
+    print(f"T = {T:5g}: kd_loss = {loss.item():.4f}, {loss.item() / limit.item():.3f} x the limit")
+assert abs(kd_loss(student, teacher, 100.0) / limit - 1) < 0.01
+
+# %% [markdown]
+# **Exercise 4**: KL is not symmetric. Compute `kd_loss` between the two trained models of
+# section 4 on the whole validation set (`val_teacher`, `val_student`) at T = 3 in both
+# directions: the student learning from the teacher, as in this notebook, and the teacher
+# learning from the student. Which is larger? Compare the mean entropy of the two models'
+# softened predictions to explain why.
+#
+# Expected: the two directions differ. In the stored run (quick profile) the teacher
+# learning from the student gives the larger loss (1.2593 against 1.1803): the one-epoch
+# student is less confident (mean entropy 2.179 against 2.005 nats at T = 3). KL(p ‖ q) is
+# large where p puts mass that q lacks, and a flat p (the student's) spreads mass into the
+# classes the teacher rules out. Which direction a loss uses decides which mistakes it
+# punishes.
+
+# %% [solution]
+#@title Solution
+T = 3.0
+forward = kd_loss(val_student, val_teacher, T).item()  # KL(p_teacher || p_student)
+backward = kd_loss(val_teacher, val_student, T).item()  # KL(p_student || p_teacher)
+print(f"T = {T:g}: student learns from teacher {forward:.4f} | "
+      f"teacher learns from student {backward:.4f}")
+for name, logits in (("teacher", val_teacher), ("student", val_student)):
+    p = F.softmax(logits / T, dim=-1)  # (N, C)
+    print(f"{name}: mean entropy at T = {T:g}: {-(p * p.log()).sum(dim=1).mean().item():.3f} "
+          f"nats (uniform: ln {p.shape[1]} = {np.log(p.shape[1]):.3f})")
+
+# %% [markdown]
+# ---
+# How long this notebook ran, from the set-up cell to here (the exercises included):
+
+# %%
+print(f"notebook run time: {(time.perf_counter() - notebook_start) / 60:.1f} min "
+      f"({nb.profile} profile, {nb.device}, {torch.get_num_threads()} torch thread(s))")

@@ -15,16 +15,18 @@
 #   the targets t_a = Σ_b α_ab z_b;
 # - how to read an attention matrix, sample by sample, in the aggregation playground;
 # - why the attention only learns because nothing is detached, shown with gradients;
-# - the side effect: a peer can lower its loss by attending to itself (α_aa → 1).
+# - the side effect: a peer can lower its loss by attending to itself (α_aa → 1);
+# - how the switches `detach`, `mask_diagonal` and `aggregation` change that, in a small run
+#   you train live.
 #
 # **Prerequisites**: [notebook 01](01_soft_targets_and_temperature.ipynb) (softened
 # predictions, `kd_loss`), and the idea of dot-product attention.
 #
-# **Expected run time**: quick profile (laptop CPU, `cifar10-5k`, ResNet-8): about 1.5 min
-# (measured: 88 s on a quiet 2-core CPU machine with
-# `python tools/build_notebooks.py 03 --execute --profile quick`; 4.6 min on 2 cores shared
-# with other jobs); smoke profile (CI): under a minute; full profile (GPU, CIFAR-100,
-# ResNet-32, 30 epochs): not measured (no GPU was available).
+# **Expected run time**: quick profile (laptop CPU, `cifar10-5k`, ResNet-8): a few minutes
+# (measured with `python tools/build_notebooks.py 03 --execute --profile quick`: 188 s on a
+# 2-core CPU machine shared with two other training jobs; the live run of section 6 took
+# 45 s of it); smoke profile (CI): under a minute; full profile (GPU, CIFAR-100, ResNet-32,
+# 30 epochs): not measured (no GPU was available).
 
 # %%
 # {{install_cell}}
@@ -122,9 +124,17 @@ print(f"spread of the scores over the validation set: std {e.std().item():.2f}")
 # to itself.
 #
 # $$\alpha_{ab} = \frac{\exp(e_{ab})}{\sum_{b'=1}^{m} \exp(e_{ab'})}$$
+#
+# The library's ablation switch `mask_diagonal=True` leaves the peer out: its own score
+# e_aa is set to −∞ before the softmax, so α_aa = 0 and the row spreads over the other
+# peers. The cell below does the same whenever the trained aggregator has the switch on,
+# so the check against the library holds for both settings.
 
 # %%
+if att.mask_diagonal:  # the ablation: e_aa = -inf, hence alpha_aa = 0
+    e = e.masked_fill(torch.eye(m, dtype=torch.bool, device=e.device), float("-inf"))
 alpha = F.softmax(e, dim=-1)  # (N, m, m)   rows sum to 1
+print(f"mask_diagonal = {att.mask_diagonal}")
 attention_plots.attention_heatmap(alpha[0], title="α of validation sample 0").show()
 
 # %% [markdown]
@@ -202,9 +212,11 @@ playground.show()
 #
 # W_q and W_k appear in no loss directly: only through the targets t_a inside L_dis1. If the
 # targets are detached (a "stop-gradient", as many distillation codes do), W_q and W_k
-# receive **no gradient at all** and the attention stays frozen at its random
-# initialisation. The released OKDDip code detaches nothing, and so does the library by
-# default; `detach=True` is an ablation switch.
+# receive **no gradient at all** and keep their initial values. The attention weights α
+# still change during training, because they are computed from the features h, which keep
+# training; what they lose is any push towards lower distillation loss. The released
+# OKDDip code detaches nothing, and so does the library by default; `detach=True` is an
+# ablation switch.
 #
 # We take one real training batch, compute the method's loss with and without `detach`,
 # back-propagate, and look at the gradients. (The model is put in evaluation mode so that
@@ -265,6 +277,36 @@ print(f"||grad W_q|| = {g['W_q'].norm().item():.2e}, ||grad W_k|| = {g['W_k'].no
 method.detach = False
 
 # %% [markdown]
+# **Frozen projections, moving weights.** The committed results of the `detach` suite
+# (`okddip-edu ablate detach`, quick preset, two seeds) logged the mean diagonal of α after
+# every epoch. This cell reads them from `assets/results/` (no training):
+
+# %%
+import pandas as pd
+
+from okddip_edu import resources
+
+found = resources.asset_dir("results", required="histories.csv")
+if found is None:
+    print("no committed results found (assets/results/histories.csv)")
+else:
+    runs = pd.read_csv(found / "histories.csv").query("suite == 'detach'")
+    diag_by_epoch = runs.groupby(["variant", "epoch"])["val_att_diag"].mean()  # over seeds
+    print(f"{resources.display_path(found)}/histories.csv, suite 'detach', "
+          f"seeds {sorted(runs['seed'].unique().tolist())}: mean alpha_aa (mean over seeds)")
+    for variant, curve in diag_by_epoch.groupby(level="variant"):
+        curve = curve.droplevel("variant")
+        print(f"  {variant:>9}: after the first epoch {curve.iloc[0]:.3f}, lowest "
+              f"{curve.min():.3f}, highest {curve.max():.3f}, after the last {curve.iloc[-1]:.3f}")
+    print(f"uniform 1/m = {1 / m:.3f}")
+
+# %% [markdown]
+# **What to notice.** With `detach`, W_q and W_k never change, yet the diagonal is not
+# stuck: it moves a little from epoch to epoch and ends slightly above 1/m, because the
+# features it is computed from keep training. It never climbs, though: only without detach
+# does the gradient of L_dis1 teach the attention to favour the peer itself.
+
+# %% [markdown]
 # ## 5. The side effect: peers that copy themselves
 #
 # Look at L_dis1 for peer a: KL_T(t_a → z_a). If α_aa = 1, then t_a = z_a and the loss is
@@ -286,26 +328,78 @@ fig.update_layout(barmode="overlay", title="α_aa over the validation set, per p
 fig.show()
 
 # %%
+first, last = result.history["val_att_diag"].iloc[[0, -1]]
+print(f"mean alpha_aa: {first:.3f} after the first epoch (epoch 0), {last:.3f} after the "
+      f"last (epoch {int(result.history['epoch'].iloc[-1])})")
 attention_plots.diagonal_over_epochs(result.history, by=None).show()
 
 # %% [markdown]
 # **What to notice.** Compare the diagonal with the uniform line 1/m. In our quick run it
-# starts at 1/m (0.34 after the first epoch, while w(e) is still tiny), climbs as soon as the
-# ramp-up lets the distillation in, and ends at 0.66: on average each peer's target is
-# two-thirds its own prediction, and for about a fifth of the (sample, peer) pairs more than
-# 90 %. How far it goes depends on the run (seed, length, scale). The paper's design
-# keeps the peer in its own softmax; the library offers `mask_diagonal=True` (α_aa = 0,
-# each peer learns only from the others) as an ablation, and [notebook 06](06_ablations.ipynb)
-# compares both, as well as `detach=True`, over several seeds.
+# starts near 1/m after the first epoch (while w(e) is still tiny), climbs as soon as the
+# ramp-up lets the distillation in, and ends far above it (both values are printed above):
+# on average each peer's target is then mostly its own prediction, and for the share of
+# (sample, peer) pairs printed above the histogram more than 90 %. How far it goes
+# depends on the run (seed, length, scale). The paper's design keeps the peer in its own
+# softmax; the library offers `mask_diagonal=True` (α_aa = 0, each peer learns only from
+# the others) as an ablation, with an experiment suite that compares both settings over
+# seeds (`okddip-edu ablate mask_diagonal`). Section 6 trains it live, and Exercise 2
+# below trains it and checks the diagonal.
 #
-# **Try it**
-# - Train `nb.config(method="okddip", mask_diagonal=True)` and rerun the playground: the
-#   heatmap's diagonal is 0 and every target is made of the other peers only.
-# - Train with `detach=True` and compare `att.query.weight` with a freshly built model of
-#   the same seed: it has not moved at all (PyTorch's SGD skips a parameter whose `.grad` is
-#   `None`, weight decay included).
-# - Build an `Attention(d, factor=8)` by hand, feed it `h` and `z`, and check that its
-#   untrained weights are close to uniform or not.
+# ## 6. Train it live: detach, mask_diagonal, aggregation
+#
+# Three switches decide how each peer's target is made (`okddip_edu.live` turns them into
+# a run config and trains it epoch by epoch with `engine.fit`):
+#
+# - `aggregation`: `attention` (OKDDip), `mean` (every peer weighted 1/m), `gate` (ONE's
+#   gate: one target for all, no m × m matrix) or `none` (no first level);
+# - `mask_diagonal`: α_aa = 0, a peer is left out of its own target;
+# - `detach`: a stop-gradient at the targets (W_q and W_k keep their initial values).
+#
+# A live run is small (the cell prints its size and how long it took: in the quick profile
+# it is meant to finish in about a minute on a laptop CPU). After every epoch it records
+# the validation mean of α_aa and the leader's top-1, epochs counted from 0 as in every
+# figure of the course. One run with
+# the default switches:
+
+# %%
+import time
+
+from okddip_edu import live
+from okddip_edu.widgets import LiveTraining
+
+live_base = nb.config(method="okddip", **nb.pick(
+    full=dict(epochs=8, rampup=2, milestones=(6,), train_subset=10_000),
+    quick=dict(epochs=8, rampup=2, train_subset=2048), smoke={}))
+print(f"a live run: {live_base.train_subset} training images, {live_base.arch} "
+      f"(width {live_base.width}), {live_base.epochs} epochs, ramp-up L = {live_base.rampup}")
+t0 = time.perf_counter()
+default_run = live.train(live.config(live_base), result.splits)
+print(f"trained in {time.perf_counter() - t0:.0f} s")
+print(live.describe(default_run))
+live.figure(default_run).show()
+
+# %% [markdown]
+# Now choose the switches and click **Train**: the figure redraws after every epoch, and
+# each run keeps its colour beside the ones before it (the run above is already there).
+
+# %%
+app = LiveTraining(live_base, result.splits, records=default_run)
+app.show()
+
+# %% [markdown]
+# **What to notice.**
+# - With `mask_diagonal` on, the diagonal is exactly 0 at every epoch: the attention can
+#   only choose among the other peers.
+# - With `detach` on, expect the diagonal to stay near 1/m, as in the committed `detach`
+#   results of section 4, while the default run's climbs: the projections get no
+#   gradient, and what moves is only the features.
+# - With `mean`, the diagonal is 1/m by construction (0 with `mask_diagonal`); with `gate`
+#   and `none` there is no m × m matrix, so only the accuracy panel has a line.
+# - The accuracy panel shows one seed of a short run: differences of a point or two are
+#   noise here; the experiment suites use several seeds.
+#
+# **Try it**: train the default, then `mask_diagonal`, then `detach`, and compare where
+# each diagonal ends with the committed `detach` numbers of section 4.
 #
 # **Honest scale note.** This is a ResNet-8 group trained for a few minutes on 4,085
 # CIFAR-10 images; its features (d = 64) and attention after 12 epochs are not those of a
@@ -316,3 +410,127 @@ attention_plots.diagonal_over_epochs(result.history, by=None).show()
 #
 # **Next**: [notebook 04](04_two_level_training.ipynb) adds the second level (the group
 # leader) and the ramp-up, and trains the whole method.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each solution is hidden below its exercise; try first, then open it. The training
+# exercises use a tiny group, the smoke preset on this notebook's dataset: seconds.
+
+# %%
+from okddip_edu import factory
+from okddip_edu.config import preset
+
+tiny = preset("smoke", device=nb.device, seed=nb.seed, dataset=live_base.dataset)
+print(f"tiny runs: {tiny.dataset}, {tiny.train_subset} training images, {tiny.arch} "
+      f"(width {tiny.width}), {tiny.epochs} epochs")
+
+# %% [markdown]
+# **Exercise 1** (write code): implement an aggregator variant, `ScaledAttention`, that
+# divides the scores by √(d/8) as a Transformer does (everything else as in `Attention`,
+# including `mask_diagonal`). Load the trained W_q and W_k into it
+# (`load_state_dict(att.state_dict())`) and run it on `h` and `z`.
+#
+# Expected: rows still sum to 1, and the mean largest weight per row equals the
+# "with 1/sqrt(d/8)" value printed in section 2, below the unscaled one: flatter attention.
+
+# %% [solution]
+#@title Solution
+class ScaledAttention(Attention):
+    """OKDDip's attention with scores e_ab = q_a . k_b / sqrt(d/8)."""
+
+    def forward(self, features, logits):
+        q, k = self.query(features), self.key(features)  # (B, m, d/8) each
+        scores = q @ k.transpose(1, 2) / q.shape[-1] ** 0.5  # (B, m, m)
+        if self.mask_diagonal:
+            eye = torch.eye(scores.shape[-1], dtype=torch.bool, device=scores.device)
+            scores = scores.masked_fill(eye, float("-inf"))
+        weights = F.softmax(scores, dim=-1)  # (B, m, m)
+        return weights @ logits, weights  # targets (B, m, C), weights
+
+
+scaled = ScaledAttention(d, mask_diagonal=att.mask_diagonal).to(h.device)
+scaled.load_state_dict(att.state_dict())  # the trained W_q, W_k
+with torch.no_grad():
+    t_scaled, alpha_scaled = scaled(h, z)
+assert torch.allclose(alpha_scaled.sum(-1), torch.ones_like(alpha_scaled[..., 0]))
+peak_mine = alpha_scaled.max(dim=-1).values.mean().item()
+assert abs(peak_mine - peak_scaled) < 1e-5
+print(f"mean largest weight per row: {peak_mine:.3f} scaled, {peak:.3f} unscaled (OKDDip)")
+
+# %% [markdown]
+# **Exercise 2**: train a tiny OKDDip group with `mask_diagonal=True`
+# (`live.config(tiny, mask_diagonal=True)`, then `fit`), print
+# its mean diagonal per epoch, and recompute its attention by hand on its validation
+# features (`validation_outputs`, then the steps of section 2 with e_aa = −∞).
+#
+# Expected: the mean diagonal is 0.000 at every epoch, the hand computation equals the
+# trained `Attention`'s weights, and every α_aa is exactly 0 (each row is spread over the
+# other two peers).
+
+# %% [solution]
+#@title Solution
+masked = fit(live.config(tiny, mask_diagonal=True), progress=False)
+for epoch, diag_e in masked.history[["epoch", "val_att_diag"]].itertuples(index=False):
+    print(f"epoch {int(epoch)}: mean alpha_aa {diag_e:.3f}")
+att_m, m_m = masked.method.aggregator, masked.method.m
+out_m = validation_outputs(masked)
+h_m, z_m = out_m.features[:, :m_m], out_m.logits[:, :m_m]  # (N, m, d), (N, m, C)
+e_m = (h_m @ att_m.query.weight.T) @ (h_m @ att_m.key.weight.T).transpose(1, 2)  # (N, m, m)
+e_m = e_m.masked_fill(torch.eye(m_m, dtype=torch.bool, device=e_m.device), float("-inf"))
+alpha_m = F.softmax(e_m, dim=-1)
+with torch.no_grad():
+    _, alpha_m_lib = att_m(h_m, z_m)
+torch.testing.assert_close(alpha_m, alpha_m_lib)
+assert (alpha_m.diagonal(dim1=1, dim2=2) == 0).all()
+print("by hand == library, and every alpha_aa is 0; alpha of validation sample 0:")
+print(alpha_m[0].detach().cpu().numpy().round(3))
+
+# %% [markdown]
+# **Exercise 3**: train the same tiny group with `detach=True` for 3 epochs. Compare its
+# W_q and W_k with those of a freshly built group of the same seed
+# (`torch.manual_seed(cfg.seed)`, then `okddip_edu.factory.build(cfg, num_classes)`, as
+# `fit` does), and print its mean diagonal per epoch.
+#
+# Expected: W_q and W_k are exactly their initial values (largest difference 0.0; PyTorch's
+# SGD skips a parameter whose `.grad` is `None`, weight decay included), while the trunk has
+# moved and the mean diagonal still changes from epoch to epoch.
+
+# %% [solution]
+#@title Solution
+cfg_d = live.config(tiny.replace(epochs=3), detach=True)
+detached = fit(cfg_d, progress=False)
+torch.manual_seed(cfg_d.seed)
+fresh_model, fresh_method = factory.build(cfg_d, detached.splits.num_classes)
+for name in ("query", "key"):
+    trained = getattr(detached.method.aggregator, name).weight.detach().cpu()
+    initial = getattr(fresh_method.aggregator, name).weight.detach()
+    print(f"W_{name[0]}: largest change {(trained - initial).abs().max().item():.1f}")
+    assert torch.equal(trained, initial)
+trunk_moved = max((a.detach().cpu() - b).abs().max().item() for a, b in
+                  zip(detached.model.trunk.parameters(), fresh_model.trunk.parameters()))
+print(f"trunk: largest change {trunk_moved:.3f}")
+print("mean alpha_aa per epoch:", detached.history["val_att_diag"].round(4).tolist())
+assert detached.history["val_att_diag"].nunique() > 1
+
+# %% [markdown]
+# **Exercise 4**: build an untrained `Attention(d, factor=8)` (seeded with
+# `torch.manual_seed(nb.seed)`), feed it the trained group's `h` and `z`, and compare its
+# mean largest weight per row and its mean diagonal with the trained aggregator's and
+# with 1/m.
+#
+# Expected: rows sum to 1; the untrained weights are not uniform (random W_q, W_k on
+# trained features still give scores of some size), but their diagonal is near 1/m: no
+# preference for the peer itself, unlike the trained attention of section 5.
+
+# %% [solution]
+#@title Solution
+torch.manual_seed(nb.seed)
+untrained = Attention(d, factor=8).to(h.device)
+with torch.no_grad():
+    _, alpha_u = untrained(h, z)
+assert torch.allclose(alpha_u.sum(-1), torch.ones_like(alpha_u[..., 0]))
+for name, a in (("untrained", alpha_u), ("trained", alpha)):
+    print(f"{name:>9}: mean largest weight per row {a.max(-1).values.mean().item():.3f}, "
+          f"mean alpha_aa {a.diagonal(dim1=1, dim2=2).mean().item():.3f}")
+print(f"uniform 1/m = {1 / m:.3f}")

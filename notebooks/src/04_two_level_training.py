@@ -9,6 +9,19 @@
 # on a real batch, recomputes every loss by hand and checks it against the library, then
 # trains the whole thing.
 #
+# ![The OKDDip group: a shared trunk, three peers and a leader, the attention, and the two distillation levels](../assets/okddip_group.png)
+#
+# *The group this notebook trains.* One image goes through the shared trunk, then through
+# four branches: three auxiliary peers (numbered 1 to 3 in the figure, branches 0, 1, 2 in
+# the code) and the group leader (branch 3), the one network kept after training. Level 1
+# (purple): the attention mixes the peers' logits into one target per peer. Level 2
+# (orange): the leader learns from the mean of the peers' logits. Every branch also learns
+# from the labels.
+#
+# Paper: D. Chen, J.-P. Mei, C. Wang, Y. Feng, C. Chen, *Online Knowledge Distillation with
+# Diverse Peers*, AAAI 2020 ([arXiv:1912.00350](https://arxiv.org/abs/1912.00350)).
+# Released code: [github.com/DefangChen/OKDDip](https://github.com/DefangChen/OKDDip).
+#
 # **What you will learn**
 # - the data flow of one step: trunk → branches → features and logits → attention →
 #   targets → L_gt, L_dis1, L_dis2 → total loss → one SGD step;
@@ -24,7 +37,7 @@
 # | profile | the full run in section 7 | time |
 # |---|---|---|
 # | full (GPU) | CIFAR-100, ResNet-32, 60 epochs (the paper: 300), lr ×0.1 at epochs 30 and 45 | not measured yet (no GPU was available) |
-# | quick (CPU) | 4,085 CIFAR-10 images, ResNet-8, 12 epochs (the quick preset) | 1.4 min for the whole notebook on a quiet 2-core CPU machine (fp32) |
+# | quick (CPU) | 4,085 CIFAR-10 images, ResNet-8, 12 epochs (the quick preset) | 1.4 min for the whole notebook on a quiet 2-core CPU machine (fp32); 159 s with two other training jobs on the same 2 cores |
 # | smoke (CI) | 256 images, 2 epochs, tiny widths | seconds |
 #
 # (Quick time measured with `python tools/build_notebooks.py 04 --execute --profile quick`; a
@@ -98,7 +111,9 @@ print("model(x) gives the same features and logits: OK")
 # α_ab = softmax_b(e_ab), t_a = Σ_b α_ab z_b.
 #
 # `method.aggregator` is that attention module; we recompute it from its two weight
-# matrices.
+# matrices. With the ablation switch `mask_diagonal=True` the module sets e_aa to −∞
+# before the softmax (α_aa = 0, a peer is left out of its own target); the hand
+# computation does the same, so the check holds for both settings.
 
 # %%
 att = method.aggregator
@@ -108,13 +123,15 @@ targets, alpha = att(h_peers, z_peers)  # (B, m, C), (B, m, m)
 q = h_peers @ att.query.weight.T  # (B, m, d/8)
 k = h_peers @ att.key.weight.T  # (B, m, d/8)
 e = q @ k.transpose(1, 2)  # (B, m, m)  no 1/sqrt(d) scaling
+if att.mask_diagonal:  # the ablation: e_aa = -inf, hence alpha_aa = 0
+    e = e.masked_fill(torch.eye(m, dtype=torch.bool, device=e.device), float("-inf"))
 alpha_hand = torch.softmax(e, dim=-1)  # rows sum to 1
 targets_hand = alpha_hand @ z_peers  # (B, m, C)
 assert torch.allclose(alpha, alpha_hand, atol=1e-5)
 assert torch.allclose(targets, targets_hand, atol=1e-4)
 print(f"W_q, W_k: {tuple(att.query.weight.shape)} each;  alpha: {tuple(alpha.shape)};  "
       f"targets: {tuple(targets.shape)}")
-print("attention by hand == method.aggregator: OK")
+print(f"attention by hand == method.aggregator (mask_diagonal = {att.mask_diagonal}): OK")
 print("alpha of the first image (row a: peer a's weights over the peers):")
 print(alpha[0].detach().cpu().numpy().round(3))
 
@@ -246,8 +263,10 @@ for k in before:
 # - The **trunk** gets the sum of four branches' gradients; every branch gets its own.
 # - **W_q and W_k do get a gradient**, though a small one: the library detaches nothing
 #   (like the released code), so L_dis1 reaches the attention through the targets t_a.
-#   With `detach=True` the attention would never move from its initialisation (try it:
-#   `build_method(cfg.replace(detach=True), C)`).
+#   With `detach=True`, W_q and W_k would get no gradient and keep their initial values;
+#   the attention weights would still change, because they are computed from the
+#   features, which keep training ([notebook 03](03_attention_aggregator.ipynb), section
+#   4, shows both with the committed `detach` results).
 # - One step on one batch usually lowers the loss on that same batch (with lr
 #   `cfg.lr`), mostly through the cross-entropy; that is all one step can show.
 
@@ -274,9 +293,10 @@ history = result.history
 # %% [markdown]
 # **What to notice** (numbers from the run stored with this notebook, quick profile, seed 0).
 # - On the right, `total` is almost exactly `CE (L_gt)` all the way: in the first epochs
-#   because w(e) is near 0, and afterwards because `L_dis1` and `L_dis2` are tiny (about
-#   0.01, against a summed cross-entropy of 5 to 8). The branches share a trunk and learn
-#   from each other, and at T = 3 their softened predictions sit close to their targets.
+#   because w(e) is near 0, and afterwards because `L_dis1` and `L_dis2` are tiny (a few
+#   hundredths at most, against a summed cross-entropy of about 5 to 8: the table below).
+#   The branches share a trunk and learn from each other, and at T = 3 their softened
+#   predictions sit close to their targets.
 # - On the left, the leader and the peers climb together, and the ensemble is no better
 #   than the best branch: the peers have become alike (notebook 02 compares methods on
 #   exactly this).
@@ -287,7 +307,8 @@ import pandas as pd
 best = history["val_top1_leader"].idxmax()
 keys = ["w", "train_ce", "train_dis1", "train_dis2", "val_top1_leader", "val_top1_peer_mean",
         "val_top1_ens", "val_div_l2", "val_att_diag"]
-pd.DataFrame({"first epoch": history[keys].iloc[0], "best leader epoch "
+# epochs counted from 0, as in the history, w(e) and every figure of the course
+pd.DataFrame({"first epoch (0)": history[keys].iloc[0], "best leader epoch "
               f"({int(history.loc[best, 'epoch'])})": history.loc[best, keys],
               f"final epoch ({int(history['epoch'].iloc[-1])})": history[keys].iloc[-1]}
              ).round(3)
@@ -296,7 +317,7 @@ pd.DataFrame({"first epoch": history[keys].iloc[0], "best leader epoch "
 # **What to notice.**
 # - `w` is the ramp-up weight of each epoch; the distillation terms are reported unweighted.
 # - `val_att_diag` is the mean weight a peer gives itself. In the stored run it grows from
-#   about 0.31 (near 1/m = 0.33) to about 0.67: the attention learns to make each peer's
+#   0.340 (near 1/m = 0.333) to 0.625: the attention learns to make each peer's
 #   target mostly its own prediction, the cheapest way to lower L_dis1. With
 #   `mask_diagonal=True` a peer is kept out of its own target (notebook 03); notebook 06
 #   follows the diagonal across the ablations.
@@ -311,10 +332,125 @@ pd.DataFrame({"first epoch": history[keys].iloc[0], "best leader epoch "
 # epochs is a shortened schedule and is expected to end below that band; we do not quote a
 # number we have not measured.
 #
-# **Try it**
-# - Rerun section 4 at `epoch = 0`: how much of the distillation survives w(0)?
-# - Set `second_level=False` in `nb.config(...)` for section 7: the leader then learns only
-#   from labels. Compare its accuracy with the run above (one seed is not enough to
-#   conclude; notebook 06 uses several).
-# - Build the method with `mask_diagonal=True` and rerun section 3: what happens to the
-#   diagonal of α?
+# **Try it**: in the live plot of section 7, click legend entries to hide the branches and
+# keep only the leader and the ensemble; then hide everything but `L_dis1` and `L_dis2` on
+# the right, to see their own scale.
+#
+# ## Exercises
+#
+# Each solution is hidden below its exercise; try first, then open it. All run in seconds
+# on the batch of sections 1 to 4 (`out`, `y`, `targets`, `kl_t`).
+
+# %% [markdown]
+# **Exercise 1** (write code): compute the second-level loss L_dis2 by hand a second way,
+# with `torch.nn.functional.kl_div` instead of `kl_t`: the teacher is the peer ensemble
+# (1/m) Σ_a z_a, the student the leader, both softened at T, the result ×T², averaged over
+# the batch.
+#
+# Expected: the same value as `method(out, y, epoch)["dis2"]` (and as the `dis2` line of
+# section 4's check) to within 1e-5.
+
+# %% [solution]
+#@title Solution
+with torch.no_grad():
+    ensemble = out.logits[:, :m].mean(dim=1)  # (B, C)  the peers' mean logits
+    log_student = F.log_softmax(out.logits[:, m] / T, dim=-1)  # (B, C)  the leader
+    log_teacher = F.log_softmax(ensemble / T, dim=-1)  # (B, C)
+    # kl_div(input=log q, target=log p, log_target=True) sums p (log p - log q)
+    L_dis2_mine = T * T * F.kl_div(log_student, log_teacher, reduction="batchmean",
+                                   log_target=True)
+    L_dis2_lib = method(out, y, epoch)["dis2"]
+print(f"L_dis2 with kl_div {L_dis2_mine.item():.5f}   method {L_dis2_lib.item():.5f}")
+assert torch.allclose(L_dis2_mine, L_dis2_lib, atol=1e-5)
+
+# %% [markdown]
+# **Exercise 2** (write code): implement the ramp-up w(e) = exp(−5 (1 − min(e, L)/L)²) as a
+# function `w(e, L)` and compare it with `method.weight(e)` for every epoch of this
+# profile's run (L = `cfg.rampup`), and at e = 0, 40, 80 for the paper's L = 80.
+#
+# Expected: identical values; w(0) = e⁻⁵ (printed) for every L, and w(e) = 1 from e = L on.
+
+# %% [solution]
+#@title Solution
+import math
+
+from okddip_edu.losses import ramp_up
+
+
+def w_mine(e: int, L: int) -> float:
+    return math.exp(-5.0 * (1.0 - min(e, L) / L) ** 2)
+
+
+for e_ in range(cfg.epochs):
+    assert abs(w_mine(e_, cfg.rampup) - method.weight(e_)) < 1e-12, e_
+for e_ in (0, 40, 80, 120):
+    assert abs(w_mine(e_, 80) - ramp_up(e_, 80)) < 1e-12
+print(f"L = {cfg.rampup}: " + ", ".join(f"w({e_}) = {w_mine(e_, cfg.rampup):.4f}"
+                                        for e_ in range(cfg.rampup + 2)))
+print(f"L = 80: w(0) = {w_mine(0, 80):.4f} (e^-5 = {math.exp(-5):.4f}), w(40) = "
+      f"{w_mine(40, 80):.4f}, w(80) = {w_mine(80, 80):.4f}")
+
+# %% [markdown]
+# **Exercise 3**: recompute the terms of section 4 at `epoch = 0` instead of after the
+# ramp-up. How much of the distillation survives w(0)?
+#
+# Expected: `ce`, `dis1` and `dis2` are the same at both epochs (the terms are reported
+# unweighted; only `total` weighs them), and `total − ce` = w(0) (L_dis1 + L_dis2), with
+# w(0) = e⁻⁵: under 1 % of the distillation enters the loss in the first epoch.
+
+# %% [solution]
+#@title Solution
+with torch.no_grad():
+    at0, later = method(out, y, 0), method(out, y, epoch)
+for name in ("ce", "dis1", "dis2", "total"):
+    print(f"{name:>5}: epoch 0 {at0[name].item():.5f}   epoch {epoch} {later[name].item():.5f}")
+w0 = method.weight(0)
+assert torch.allclose(at0["total"] - at0["ce"], w0 * (at0["dis1"] + at0["dis2"]), atol=1e-6)
+print(f"w(0) = {w0:.4f}: {100 * w0:.2f} % of L_dis1 + L_dis2 enters the loss at epoch 0")
+
+# %% [markdown]
+# **Exercise 4**: build the method with `mask_diagonal=True`
+# (`build_method(cfg.replace(mask_diagonal=True), C)`) and rerun section 3 with its
+# aggregator on the same features: compute α by hand with e_aa = −∞ and compare.
+#
+# Expected: the hand computation equals the aggregator's weights, the diagonal of α is
+# exactly 0, and each row's two off-diagonal weights sum to 1.
+
+# %% [solution]
+#@title Solution
+torch.manual_seed(nb.seed)
+masked = build_method(cfg.replace(mask_diagonal=True), C).to(nb.device)
+att_m = masked.aggregator
+with torch.no_grad():
+    _, alpha_m = att_m(h_peers, z_peers)  # (B, m, m)
+    e_m = (h_peers @ att_m.query.weight.T) @ (h_peers @ att_m.key.weight.T).transpose(1, 2)
+    e_m = e_m.masked_fill(torch.eye(m, dtype=torch.bool, device=e_m.device), float("-inf"))
+    alpha_m_hand = torch.softmax(e_m, dim=-1)
+assert torch.allclose(alpha_m, alpha_m_hand, atol=1e-6)
+assert (alpha_m.diagonal(dim1=1, dim2=2) == 0).all()
+assert torch.allclose(alpha_m.sum(-1), torch.ones_like(alpha_m[..., 0]))
+print("alpha of the first image with mask_diagonal=True:")
+print(alpha_m[0].cpu().numpy().round(3))
+
+# %% [markdown]
+# **Exercise 5**: build the method with `second_level=False` (the leader learns only from
+# the labels) and compute its terms on the same batch. Which term disappears, and what
+# does `total` become?
+#
+# Expected: `dis2` is exactly 0, `ce` and `dis1` are unchanged (same seed, so the same
+# W_q, W_k as a freshly built default method), and `total` = `ce` + w(e) · `dis1`. (Whether
+# the leader ends up less accurate needs full runs over several seeds: the `leader` suite,
+# `okddip-edu ablate leader`.)
+
+# %% [solution]
+#@title Solution
+torch.manual_seed(nb.seed)
+fresh = build_method(cfg, C).to(nb.device)
+torch.manual_seed(nb.seed)
+no_second = build_method(cfg.replace(second_level=False), C).to(nb.device)
+with torch.no_grad():
+    on, off = fresh(out, y, epoch), no_second(out, y, epoch)
+for name in ("ce", "dis1", "dis2", "total"):
+    print(f"{name:>5}: second level on {on[name].item():.5f}   off {off[name].item():.5f}")
+assert off["dis2"].item() == 0.0 and torch.allclose(off["dis1"], on["dis1"])
+assert torch.allclose(off["total"], off["ce"] + no_second.weight(epoch) * off["dis1"])

@@ -29,8 +29,10 @@
 # so by default nothing is trained: quick profile (laptop CPU): about 20 s, measured on 2
 # shared CPU cores; full profile (GPU): the same, unless you set `RUN_SUITE = True`;
 # smoke profile (CI): under 40 s, including one tiny suite trained on synthetic images.
-# Training the committed results themselves (`okddip-edu ablate all --preset quick`, 44
-# runs) takes hours on a CPU: see their provenance below.
+# Training the committed results themselves (`okddip-edu ablate all --preset quick`, 46
+# runs) takes hours on a CPU: see their provenance below. Section 15 reads the results of
+# the `course` preset (`assets/results-course/`), where the runs are long enough to decide
+# some of the paper's claims.
 
 # %%
 # {{install_cell}}
@@ -57,8 +59,8 @@ from okddip_edu import experiments, report, resources
 # crossed with seeds. `okddip_edu.experiments.SUITES` holds the paper's comparisons and
 # ablations; `expand` turns a suite into runs. Identical runs are shared: OKDDip's default
 # variant (attention, leader on, m = 3, T = 3, no detach, branch-based) appears in every
-# suite but is trained once per seed, so the whole grid of 56 (suite, variant, seed) rows
-# needs 44 trainings.
+# suite but is trained once per seed, so the whole grid of 60 (suite, variant, seed) rows
+# needs 46 trainings.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -72,7 +74,8 @@ print(f"{len(grid)} rows, {len({j.run_dir for j in grid})} distinct trainings")
 
 # %% [markdown]
 # Each variant changes one thing. `method` swaps the whole method (the `methods` suite);
-# `aggregation`, `second_level`, `branches`, `temperature`, `detach` and `layout` are the
+# `aggregation`, `second_level`, `branches`, `temperature`, `detach`, `mask_diagonal` and
+# `layout` are the
 # ablation switches of OKDDip's config (`okddip_edu.config.Config`).
 #
 # ## 2. The results: committed, or your own
@@ -259,8 +262,10 @@ compare("aggregation", "attention", "mean", "div_disagree")
 # %% [markdown]
 # What to notice: the paper's argument predicts the attention variant to keep the peers
 # more diverse than the uniform mean, which gives every peer the same target; check
-# whether these seeds agree, and whether the accuracy follows. `att_diag` exists only for
-# the attention variant: the weight a peer gives its own logits (1/m = 0.33: uniform).
+# whether these seeds agree, and whether the accuracy follows. `att_diag` is the weight a
+# peer's target gives the peer's own logits: the attention learns it (it ends well above
+# uniform in the table), the mean fixes it at 1/m = 1/3 by construction, and `gate` and
+# `none` have no per-peer weights, hence no value.
 #
 # ## 6. Second level: the group leader
 #
@@ -333,6 +338,29 @@ compare("detach", "no-detach", "detach")
 compare("detach", "no-detach", "detach", "att_diag")
 
 # %% [markdown]
+# **The clear finding of this section** (committed quick results, printed above): the
+# stop-gradient changes the attention, not the accuracy. Without it each peer ends with
+# about two thirds of its target on its own logits (`att_diag` 0.670); with it the weights
+# stay near uniform (0.346), a difference of more than 40 standard errors. The leader's
+# accuracy moves by a fraction of a point, inside the noise. Self-attention grows because
+# the gradient of a peer's own distillation loss reaches W_q and W_k: a peer lowers that
+# loss by attending to itself (t_a = z_a makes it zero).
+
+# %% [markdown]
+# ### A peer in its own target: `mask_diagonal`
+#
+# The released code lets a peer attend to itself (α_aa > 0), which is what lets the
+# self-attention above grow. `mask_diagonal=True` sets α_aa = 0: each peer's target is
+# made of the *other* peers only (notebook 03).
+
+# %%
+show("mask_diagonal")
+
+# %%
+compare("mask_diagonal", "mask", "no-mask")
+compare("mask_diagonal", "mask", "no-mask", "div_l2")
+
+# %% [markdown]
 # ## 10. Branch-based or network-based
 #
 # **branch**: one network whose low-level layers (the trunk) are shared by the 4 branches.
@@ -345,6 +373,17 @@ show("layout")
 # %%
 compare("layout", "network", "branch")
 compare("layout", "network", "branch", "div_disagree")
+compare("layout", "network", "branch", "div_l2")
+compare("layout", "network", "branch", "att_diag")
+
+# %% [markdown]
+# **The clear finding of this section** (committed quick results, printed above): four
+# separate networks are three times as diverse as four branches on a shared trunk
+# (`div_l2` 0.159 vs 0.053, disagreement 0.228 vs 0.080), and their attention collapses
+# furthest onto the peer itself (`att_diag` 0.938, the strongest self-attention in the
+# course): peers that differ more offer each other less that looks useful, so each leans
+# on its own logits. The leader's accuracy does not follow the diversity here (within the
+# noise).
 
 # %% [markdown]
 # ## 11. The attention over the epochs
@@ -363,8 +402,9 @@ except ValueError as err:  # no OKDDip run with an attention matrix in these res
 fig
 
 # %% [markdown]
-# What to notice: whether the diagonal drifts up from 1/m over training (peers copying
-# themselves), and whether `detach` (section 9) flattens that drift.
+# What to notice: the diagonal drifts up from 1/m over training (peers copying
+# themselves) in every attention variant whose targets are not detached; `detach` (section 9) keeps
+# it flat near 1/m, and the network layout (section 10) drives it highest.
 #
 # ## 12. The published numbers, and why ours are not comparable
 #
@@ -451,15 +491,94 @@ widgets.interact(lambda suite: report.suite_figure(results, suite),
                  suite=widgets.Dropdown(options=present, value=present[0], description="suite"));
 
 # %% [markdown]
-# ## Try it
+# ## 15. At the course scale: where the claims can be decided
 #
-# - Set `RUN_SUITE = True` and `SUITE = "temperature"` in section 2 to train that suite
-#   yourself (quick profile: 5 variants, a few minutes each), then point `RESULTS_DIR` at
-#   `runs/suites-notebook` and rerun the notebook on your own results.
-# - Add seeds to a suite (`SEEDS = 3`): finished runs are skipped, only the new seeds
-#   train. Watch the standard errors of sections 4 and 13 shrink, roughly as 1/√seeds.
-# - On a GPU, `okddip-edu ablate methods --preset paper --seeds 3` trains the paper's
-#   setting (CIFAR-100, ResNet-32, 300 epochs; hours per run): then the published band of
-#   section 12 is a fair comparison for the `okddip` row.
-# - Run `okddip-edu report assets/results --out /tmp/report` in a terminal: the same
-#   tables and figures as a markdown file.
+# Everything above is the quick preset: 12 epochs on 4,085 images, where every network
+# still underfits and online distillation, a regulariser, has nothing to correct. The
+# `course` preset trains ResNet-8 on the first 2,000 images for 60 epochs, long enough
+# for a single network to overfit. A pilot chose it and its provenance registered the
+# comparisons before the runs (`assets/results-course/PROVENANCE.md`); each suite there
+# has 5 seeds. The same tables and claims, on those results:
+
+# %%
+course_dir = report.find_results(name="results-course") if nb.profile != "smoke" else None
+if course_dir is not None:
+    course_results, course_histories = report.load_results(course_dir)
+    print(f"{len(course_results)} finished runs in {resources.display_path(course_dir)}; "
+          "seeds per suite:",
+          course_results.groupby("suite", sort=False)["seed"].nunique().to_dict())
+    display(report.format_summary(report.summary_table(course_results), SHORT))
+    course_verdicts = report.claims(course_results)
+    display(course_verdicts)
+else:
+    course_results = course_histories = None
+    print("no course results here (committed in assets/results-course; the smoke profile "
+          "skips them)")
+
+# %%
+try:
+    fig = report.attention_figure(course_histories) if course_histories is not None else None
+except ValueError as err:
+    fig = None
+    print(err)
+fig
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise says what you should find; its worked solution is the collapsed cell below.
+
+# %% [markdown]
+# **Exercise 1** (write code): compute by hand the standard error behind one verdict.
+# For the quick `detach` suite, take the final `att_diag` of each seed of `no-detach` and
+# of `detach`, and compute the difference of the means and its standard error
+# sqrt(s_a²/n_a + s_b²/n_b) with sample standard deviations; compare with
+# `report.difference`.
+#
+# Expected: a difference of +0.325 (0.670 vs 0.346) with a standard error of about 0.007,
+# the same as the library's; more than 40 standard errors, the clearest effect of the
+# quick ablations.
+
+# %% [solution]
+#@title Solution
+import math
+
+part = results[results["suite"] == "detach"]
+a = part.loc[part["variant"] == "no-detach", "att_diag"]
+b = part.loc[part["variant"] == "detach", "att_diag"]
+diff = a.mean() - b.mean()
+se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) if min(len(a), len(b)) > 1 \
+    else float("nan")
+lib = report.difference(results, "detach", "no-detach", "detach", "att_diag")
+print(f"by hand: {diff:+.3f} (se {se:.4f}); library: {lib['diff']:+.3f} (se {lib['se']:.4f})")
+assert math.isclose(diff, lib["diff"]) and (se != se or math.isclose(se, lib["se"]))
+
+# %% [markdown]
+# **Exercise 2**: with the seed-to-seed spread of the course results, how many seeds per
+# method would OKDDip vs independent branches need before a difference of the size
+# measured could pass two standard errors? Solve 2·sqrt((s_a² + s_b²)/n) < |diff| for n.
+#
+# Expected: a number of seeds printed by the solution; where it is far above 5, the
+# course's "cannot tell" is a statement about the effect's size, not about too few runs
+# alone.
+
+# %% [solution]
+#@title Solution
+if course_results is not None and {"okddip", "independent"} <= set(
+        course_results.loc[course_results["suite"] == "methods", "variant"]):
+    d = report.difference(course_results, "methods", "okddip", "independent")
+    m = course_results[course_results["suite"] == "methods"]
+    s2 = sum(m.loc[m["variant"] == v, "final_top1_leader"].var(ddof=1)
+             for v in ("okddip", "independent"))
+    need = math.ceil(4 * s2 / d["diff"] ** 2) if d["diff"] else math.inf
+    print(f"okddip - independent: {d['diff']:+.2f} points, se {d['se']:.2f} with "
+          f"{d['n_a']} seeds; about {need} seeds each would put it past two standard errors")
+else:
+    print("no course results of the methods suite here")
+
+# %% [markdown]
+# **Going further**: set `RUN_SUITE = True` and `SUITE = "temperature"` in section 2 to
+# train a suite yourself, or add seeds (`SEEDS = 3`: finished runs are skipped) and watch
+# the standard errors shrink as 1/√seeds. On a GPU, `okddip-edu ablate methods --preset
+# paper --seeds 3` trains the paper's setting, where the published band of section 12 is a
+# fair comparison.
