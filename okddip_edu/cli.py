@@ -251,6 +251,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while loading the command's modules: nothing ran yet
+        from ._entry import STARTING
+        print(STARTING, file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from .checkpoint import CheckpointError
     from .data import DataUnavailableError
 

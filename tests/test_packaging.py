@@ -229,7 +229,7 @@ def test_constraints_pin_torch_and_torchvision():
 
 def test_console_script_entry(pyproject):
     scripts = pyproject["project"]["scripts"]
-    assert scripts.get("okddip-edu") == "okddip_edu.cli:main"
+    assert scripts.get("okddip-edu") == "okddip_edu._entry:main"
 
 
 def test_console_script_target_defines_main(pyproject):

@@ -354,3 +354,26 @@ def test_bad_python_api_calls_raise_one_clear_line(call, words):
     with pytest.raises(ValueError) as info:
         call()
     assert words in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.5])
+def test_ctrl_c_while_starting_is_one_line_and_exit_130(tmp_path, delay):
+    """SIGINT while the command still imports torch (0.3 s) or sets up (1.5 s): exit 130 and
+    one line, never a traceback, whichever part of the start it lands in."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "okddip_edu", "train", "--preset", "smoke", "--dataset",
+         "synthetic", "--epochs", "50", "--quiet", "--out", str(tmp_path / "run")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    lines = err.strip().splitlines()
+    assert proc.returncode == 130, err[-2000:]
+    assert len(lines) == 1 and "interrupted" in lines[0], err[-2000:]
+    assert "Traceback" not in err
