@@ -342,8 +342,8 @@ attention_plots.diagonal_over_epochs(result.history, by=None).show()
 # depends on the run (seed, length, scale). The paper's design keeps the peer in its own
 # softmax; the library offers `mask_diagonal=True` (α_aa = 0, each peer learns only from
 # the others) as an ablation, with an experiment suite that compares both settings over
-# seeds (`okddip-edu ablate mask_diagonal`). Section 6 trains it live, and Exercise 2
-# below trains it and checks the diagonal.
+# seeds (`okddip-edu ablate mask_diagonal`; notebook 06 shows its committed results).
+# Section 6 trains it live, and Exercise 2 below trains it and checks the diagonal.
 #
 # ## 6. Train it live: detach, mask_diagonal, aggregation
 #
