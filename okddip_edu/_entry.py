@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-STARTING = "okddip-edu: interrupted while starting; nothing was written"
+from .constants import STARTING  # shared with cli.py, which must not import this module
 
 
 def main() -> int:

@@ -254,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # while loading the command's modules: nothing ran yet
-        from ._entry import STARTING
+        from .constants import STARTING
         print(STARTING, file=sys.stderr)
         return 130
 

@@ -33,21 +33,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-DATASETS = ("cifar10", "cifar100", "cifar10-5k", "synthetic")
-ARCHITECTURES = (
-    "resnet8", "resnet14", "resnet20", "resnet32", "resnet110",
-    "wrn20-8", "vgg16", "densenet40-12", "resnet34",
-)
-METHODS = ("baseline", "independent", "dml", "cl-ilr", "one", "okddip", "kd")
-LAYOUTS = ("single", "branch", "network")
-AGGREGATIONS = ("attention", "mean", "gate", "none")
-SCHEDULES = ("multistep", "cosine")
-DML_TARGETS = ("mean-logits", "pairwise-kl")
-AGGREGATE_SPACES = ("logits", "probs")
-DEVICES = ("auto", "cpu", "cuda")
-INITS = ("released", "kaiming-fan-out")
-VGG_FEATURES = ("conv", "mlp")
-PRESETS = ("paper", "course", "quick", "smoke")
+# The choices live in constants.py (shared with validation.py, which must not import this
+# module); they are re-exported here, so `from okddip_edu.config import ARCHITECTURES` works.
+from .constants import (AGGREGATE_SPACES, AGGREGATIONS, ARCHITECTURES,  # noqa: F401
+                        DATASETS, DEFAULT_MILESTONES, DEVICES, DML_TARGETS, INITS, LAYOUTS,
+                        METHODS, PRESETS, SCHEDULES, VGG_FEATURES)
+from .validation import validate
 
 # Methods whose released script does not ramp its distillation up (train_DML.py, train_kd.py).
 UNRAMPED = ("dml", "kd")
@@ -101,7 +92,7 @@ class Config:
     momentum: float = 0.9  # SGD momentum (Nesterov)
     weight_decay: float = 5e-4  # L2 on all parameters
     schedule: str = "multistep"  # multistep | cosine
-    milestones: tuple[int, ...] = (150, 225)  # multistep: epochs where lr is multiplied by gamma
+    milestones: tuple[int, ...] = DEFAULT_MILESTONES  # multistep: epochs where lr is multiplied by gamma
     gamma: float = 0.1  # multistep: lr factor at each milestone
     # --- execution ---
     seed: int = 0  # seeds weights, shuffling, augmentation and dropout
@@ -210,5 +201,3 @@ def preset(name: str, **overrides: Any) -> Config:
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Config(**values)
 
-
-from .validation import validate  # noqa: E402  (validation reads the constants above)

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import (AGGREGATE_SPACES, AGGREGATIONS, ARCHITECTURES, DATASETS, DEVICES,
-                     DML_TARGETS, INITS, LAYOUTS, METHODS, PRESETS, SCHEDULES, VGG_FEATURES,
-                     Config)
+# The choices come from constants.py, not config.py: config imports this module, so
+# importing config here would close a circle. Config is named in annotations only.
+from .constants import (AGGREGATE_SPACES, AGGREGATIONS, ARCHITECTURES, DATASETS,
+                        DEFAULT_MILESTONES, DEVICES, DML_TARGETS, INITS, LAYOUTS, METHODS,
+                        PRESETS, SCHEDULES, VGG_FEATURES)
+
+if TYPE_CHECKING:  # never runs: type checkers only
+    from .config import Config
 
 MAX_WIDTH = 256  # ResNet-32 at width 256 is 120 M parameters; wider does not fit a GPU's step
 MAX_SEED = 2**31 - 1  # seeds derived per epoch (seed x 1,000,003 + epoch) stay in int64
-DEFAULT_MILESTONES = Config.__dataclass_fields__["milestones"].default
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:

@@ -293,3 +293,110 @@ def test_makefile_targets():
 def test_gitignore_keeps_data_and_venv_out():
     entries = {ln.strip() for ln in (ROOT / ".gitignore").read_text().splitlines()}
     assert {".venv/", "data/", "runs/"} <= entries
+
+
+# --- one-way imports -----------------------------------------------------------------------
+
+PACKAGE = "okddip_edu"
+
+
+def _package_modules() -> dict[str, tuple[Path, bool]]:
+    """'okddip_edu.models.group' -> (its file, whether it is a package's __init__)."""
+    mods = {}
+    for path in (ROOT / PACKAGE).rglob("*.py"):
+        if "_assets" in path.parts:
+            continue
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        is_pkg = parts[-1] == "__init__"
+        mods[".".join(parts[:-1] if is_pkg else parts)] = (path, is_pkg)
+    return mods
+
+
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """Nodes under `if TYPE_CHECKING:`: never executed, so they import nothing at run time."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    return skip
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, at module level or inside a function.
+
+    A function-level import is an edge too: it only delays the circle to the first call.
+    `from . import x` counts as an import of the submodule x where x is one, else of the
+    package. The implicit import of a parent package's __init__ is not an edge (every
+    submodule has it; a package importing its own submodules is no circle)."""
+    mods = _package_modules()
+    graph: dict[str, set[str]] = {}
+    for name, (path, is_pkg) in mods.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        skip = _type_checking_only(tree)
+        here = name.split(".") if is_pkg else name.split(".")[:-1]
+        out: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.Import):
+                out |= {a.name for a in node.names if a.name.split(".")[0] == PACKAGE}
+            elif isinstance(node, ast.ImportFrom):
+                base = here[:len(here) - (node.level - 1)] if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                if target.split(".")[0] != PACKAGE:
+                    continue
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    out.add(sub if sub in mods else target)
+        graph[name] = {t for t in out if t in mods and t != name}
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_import_graph_sees_the_imports_it_should():
+    """The parser finds module-level, function-level and `from . import` edges."""
+    graph = _import_graph()
+    assert {"okddip_edu.constants", "okddip_edu.validation"} <= graph["okddip_edu.config"]
+    assert "okddip_edu.cli" in graph["okddip_edu._entry"]  # inside main()
+    assert "okddip_edu.rundir" in graph["okddip_edu.cli"]  # from . import rundir
+    assert not graph["okddip_edu.constants"], "constants.py must import nothing of the package"
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_circle_in_the_package():
+    circles = _circles(_import_graph())
+    assert not circles, f"modules that import each other (directly or through others): {circles}"
