@@ -54,19 +54,41 @@ def test_training_curves_shows_accuracy_and_every_loss_term():
         assert list(got[col].x) == h["epoch"].tolist()
         assert list(got[col].y) == pytest.approx(h[col].tolist())
     assert all(got[c].xaxis == "x" for c in accuracy)  # left panel
-    assert all(got[c].xaxis == "x2" for c in losses)  # right panel
+    assert all(got[c].xaxis == "x2" for c in ("train_ce", "train_total"))  # middle panel
+    assert all(got[c].xaxis == "x3" for c in ("train_dis1", "train_dis2"))  # right panel
     assert got["val_top1_leader"].name == "leader"
     assert got["val_top1_b2"].name == "branch 2"
     assert fig.layout.title.text == "run"
+
+
+def test_distillation_terms_have_their_own_y_axis_with_its_title():
+    """CE ~ 2-8, L_dis ~ 0.01: on one axis the distillation terms would be flat zeros."""
+    fig = curves.training_curves(okddip_history())
+    got = traces_by_meta(fig)
+    ce_axis, dis_axis = got["train_ce"].yaxis, got["train_dis1"].yaxis
+    assert ce_axis != dis_axis and got["train_dis2"].yaxis == dis_axis
+    assert got["train_total"].yaxis == ce_axis
+    title = {ax: fig.layout["yaxis" + ax[1:]].title.text for ax in (ce_axis, dis_axis)}
+    assert "CE" in title[ce_axis] and "distillation" in title[dis_axis]
+    assert "distillation" in fig.layout.annotations[2].text  # the panel's title
 
 
 def test_training_curves_of_other_methods_use_their_own_terms():
     h = okddip_history().drop(columns=["train_dis1", "train_dis2"])
     h["train_kd"] = 0.3
     h["train_ce_teacher"] = 2.0
-    names = {t.meta for t in curves.training_curves(h).data}
-    assert {"train_kd", "train_ce_teacher", "train_ce", "train_total"} <= names
-    assert "train_dis1" not in names
+    got = traces_by_meta(curves.training_curves(h))
+    assert {"train_kd", "train_ce_teacher", "train_ce", "train_total"} <= set(got)
+    assert "train_dis1" not in got
+    assert curves.distillation_columns(h) == ["train_kd"]  # ONE: the teacher's CE is a CE
+    assert got["train_kd"].yaxis != got["train_ce_teacher"].yaxis == got["train_ce"].yaxis
+
+
+def test_a_method_without_distillation_has_two_panels():
+    h = okddip_history().drop(columns=["train_dis1", "train_dis2"])
+    fig = curves.training_curves(h)
+    assert {t.xaxis for t in fig.data} == {"x", "x2"}
+    assert len(fig.layout.annotations) == 2
 
 
 def test_metric_curves_mean_and_std_band_over_seeds():
@@ -95,14 +117,23 @@ def test_metric_curves_mean_and_std_band_over_seeds():
         epochs = len(mean)
         assert list(band.y[:epochs]) == pytest.approx((mean + std).tolist())
         assert list(band.y[epochs:]) == pytest.approx((mean - std).tolist()[::-1])
+    assert "mean ± std over 3 seeds" in fig.layout.title.text
+
+
+def test_seeds_text_says_what_the_band_is():
+    assert curves.seeds_text([5, 5]) == "mean ± std over 5 seeds"
+    assert curves.seeds_text([3, 5]) == "mean ± std over 3-5 seeds"
+    assert curves.seeds_text([5], band=False) == "mean over 5 seeds"
+    assert curves.seeds_text([1, 1]) == "one seed"
 
 
 def test_metric_curves_accepts_a_mapping_of_single_runs_without_band():
     runs = {"independent": okddip_history(seed=1), "okddip": okddip_history(seed=2)}
-    fig = curves.metric_curves(runs, "val_top1_leader", band="range")
+    fig = curves.metric_curves(runs, "val_top1_leader")
     assert [t.name for t in fig.data] == ["independent", "okddip"]  # one seed: no band
     for t in fig.data:
         assert list(t.y) == pytest.approx(runs[t.name]["val_top1_leader"].tolist())
+    assert "one seed" in fig.layout.title.text
 
 
 def test_metric_curves_rejects_unknown_metric_and_band():
@@ -110,6 +141,8 @@ def test_metric_curves_rejects_unknown_metric_and_band():
         curves.metric_curves(okddip_history(), "val_nothing")
     with pytest.raises(ValueError, match="band="):
         curves.metric_curves(okddip_history(), "val_div_l2", band="iqr")
+    with pytest.raises(ValueError, match="band="):  # one kind of band in the course
+        curves.metric_curves(okddip_history(), "val_div_l2", band="range")
 
 
 def test_rampup_curve_is_the_library_ramp_up():
@@ -133,6 +166,18 @@ def test_live_plot_outside_ipython_keeps_the_latest_figure():
         assert list(got["train_dis1"].x) == part["epoch"].tolist()
     assert live.handle is None  # nothing was displayed outside a notebook
     assert live.figure.layout.title.text == "live"
+
+
+@pytest.mark.parametrize("every", [1, 2])
+def test_history_replay_equals_the_live_figure_after_the_same_epochs(every):
+    """A shipped run drawn at once shows what LivePlot showed after its last redraw."""
+    h = okddip_history(epochs=5)
+    live = curves.LivePlot(title="OKDDip", every=every)
+    for e in range(5):
+        live(h.iloc[e].to_dict(), h.iloc[: e + 1])
+    replay = curves.LivePlot.from_history(h, title="OKDDip")
+    assert replay.to_dict() == live.figure.to_dict()
+    assert curves.LivePlot.from_history(h.iloc[:3]).to_dict() != replay.to_dict()
 
 
 def test_live_plot_every_k_epochs():

@@ -1,6 +1,6 @@
 r"""Curves over epochs: training curves of one run, a metric across runs, live plots.
 
-    fig = training_curves(result.history)          # accuracy | loss terms, two panels
+    fig = training_curves(result.history)          # accuracy | CE, total | distillation
     fig = metric_curves(histories, "val_div_l2")   # one line per variant, band over seeds
     fit(cfg, on_epoch_end=LivePlot())              # redraws the training curves every epoch
 
@@ -78,17 +78,35 @@ def _rgba(color: str, alpha: float) -> str:
 
 
 # One run ----------------------------------------------------------------------------------
+def distillation_columns(history: pd.DataFrame) -> list[str]:
+    """The distillation terms among :func:`loss_columns`: every loss term that is neither a
+    cross-entropy (``train_ce*``) nor the total (``train_dis1``, ``train_dis2``, ``train_kd``).
+    They are KL divergences one to three orders of magnitude below the CE, so they get their
+    own panel."""
+    return [c for c in loss_columns(history)
+            if not c.startswith("train_ce") and c != "train_total"]
+
+
 def training_curves(history: pd.DataFrame, title: str | None = None) -> go.Figure:
     """Validation accuracy (leader, ensemble, every branch) and loss terms against epochs.
 
     Left: ``val_top1_leader``, ``val_top1_ens`` and each ``val_top1_b{i}`` (dotted). For
     methods without a leader the "leader" line is the mean single-branch accuracy (see
-    :mod:`okddip_edu.metrics`). Right: every ``train_*`` loss term, averaged over the
-    epoch's batches (the total includes the ramp-up weight w(e); the terms do not).
+    :mod:`okddip_edu.metrics`). Middle: the cross-entropy terms and the total. Right, only
+    when the method has any: the distillation terms (:func:`distillation_columns`) on their
+    own y axis. Every loss is the epoch mean over its batches; the total includes
+    λ w(e) (λ: the config field ``alpha``), the distillation terms do not.
+
+    This is also the figure of a finished run: ``training_curves(result.history)`` equals
+    the last figure :class:`LivePlot` drew after the same epochs.
     """
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                        subplot_titles=("validation top-1 accuracy (%)",
-                                        "training loss terms (epoch mean)"))
+    dis = distillation_columns(history)
+    ce = [c for c in loss_columns(history) if c not in dis]
+    panels = ["validation top-1 accuracy (%)", "cross-entropy and total loss"]
+    if dis:
+        panels.append("distillation terms (before λ w(e))")
+    fig = make_subplots(rows=1, cols=len(panels), horizontal_spacing=0.08,
+                        subplot_titles=panels)
     x = history["epoch"].tolist()
     solid = [c for c in ("val_top1_leader", "val_top1_ens") if c in history]
     for i, col in enumerate(solid):
@@ -100,13 +118,17 @@ def training_curves(history: pd.DataFrame, title: str | None = None) -> go.Figur
                                  mode="lines", line=dict(color=PALETTE[2 + i % 8], width=1.5,
                                                          dash="dot"),
                                  legendgroup="accuracy"), row=1, col=1)
-    for i, col in enumerate(loss_columns(history)):
+    for i, col in enumerate(ce + dis):  # colours by position among all loss terms
         fig.add_trace(go.Scatter(x=x, y=history[col].tolist(), name=label(col), meta=col,
                                  mode="lines+markers",
                                  line=dict(color=PALETTE[(5 + i) % 10],
                                            width=3 if col == "train_total" else 1.5),
-                                 legendgroup="loss"), row=1, col=2)
+                                 legendgroup="loss"), row=1, col=2 if col in ce else 3)
     fig.update_xaxes(title_text="epoch (from 0)")
+    fig.update_yaxes(title_text="top-1 (%)", row=1, col=1)
+    fig.update_yaxes(title_text="CE / total (nats)", row=1, col=2)
+    if dis:
+        fig.update_yaxes(title_text="distillation: T² KL (nats)", row=1, col=3)
     fig.update_layout(title=title, height=380, margin=dict(l=50, r=20, t=60, b=40),
                       legend=dict(groupclick="toggleitem"))
     return fig
@@ -142,27 +164,39 @@ def as_histories(runs: pd.DataFrame | Mapping[str, pd.DataFrame], color: str = "
 
 
 def seed_summary(histories: pd.DataFrame, metric: str, color: str = "variant") -> pd.DataFrame:
-    """Mean, std, min, max and number of seeds of ``metric`` per ``color`` group and epoch."""
+    """Mean, sample std (ddof=1; 0 for one seed) and number of seeds of ``metric`` per
+    ``color`` group and epoch: columns ``color, epoch, mean, std, seeds``."""
     if metric not in histories:
         raise ValueError(f"metric={metric!r} is not a column of these histories")
     h = histories if color in histories else histories.assign(**{color: metric})
     g = h.groupby([color, "epoch"], sort=False)[metric]
-    out = g.agg(["mean", "std", "min", "max", "count"]).reset_index()
+    out = g.agg(["mean", "std", "count"]).reset_index()
     out["std"] = out["std"].fillna(0.0)
     return out.rename(columns={"count": "seeds"})
 
 
+def seeds_text(seeds: pd.Series | list[int], band: bool = True) -> str:
+    """What a line and its band are, for titles: ``"mean ± std over 5 seeds"`` (``"3-5
+    seeds"`` when groups differ, ``"one seed"`` for single runs, ``"mean over 5 seeds"``
+    without a band)."""
+    lo, hi = int(min(seeds)), int(max(seeds))
+    if hi <= 1:
+        return "one seed"
+    n = f"{lo}" if lo == hi else f"{lo}-{hi}"
+    return f"{'mean ± std' if band else 'mean'} over {n} seeds"
+
+
 def metric_curves(histories: pd.DataFrame | Mapping[str, pd.DataFrame], metric: str,
-                  color: str = "variant", band: str = "std",
+                  color: str = "variant", band: str | None = "std",
                   title: str | None = None) -> go.Figure:
-    """``metric`` against epochs for several runs: one line per ``color`` value (the mean
-    over seeds) with a shaded band (``band="std"``: mean +- one std; ``"range"``: min to
-    max over seeds; ``None``: no band). ``histories`` has columns ``color``, ``epoch``,
-    ``metric`` and optionally ``seed`` (e.g. ``histories.csv`` of the experiment suites),
-    or is a mapping ``{name: history}``.
+    """``metric`` against epochs for several runs: one line per ``color`` value, the mean
+    over seeds, in a band of mean ± one sample std over seeds (``band="std"``; ``None``: no
+    band). Groups with one seed have no band. The title says so: "mean ± std over N seeds".
+    ``histories`` has columns ``color``, ``epoch``, ``metric`` and optionally ``seed``
+    (e.g. ``histories.csv`` of the experiment suites), or is a mapping ``{name: history}``.
     """
-    if band not in ("std", "range", None):
-        raise ValueError(f"band={band!r} is not valid; choose std, range or None")
+    if band not in ("std", None):
+        raise ValueError(f"band={band!r} is not valid; choose std (mean ± std) or None")
     h = as_histories(histories, color)
     stats = seed_summary(h, metric, color)
     fig = go.Figure()
@@ -170,8 +204,7 @@ def metric_curves(histories: pd.DataFrame | Mapping[str, pd.DataFrame], metric: 
         col = PALETTE[i % 10]
         x = s["epoch"].tolist()
         if band is not None and s["seeds"].max() > 1:
-            lo, hi = ((s["mean"] - s["std"], s["mean"] + s["std"]) if band == "std"
-                      else (s["min"], s["max"]))
+            lo, hi = s["mean"] - s["std"], s["mean"] + s["std"]
             fig.add_trace(go.Scatter(x=x + x[::-1], y=hi.tolist() + lo.tolist()[::-1],
                                      fill="toself", fillcolor=_rgba(col, 0.18),
                                      line=dict(width=0), hoverinfo="skip", showlegend=False,
@@ -184,8 +217,7 @@ def metric_curves(histories: pd.DataFrame | Mapping[str, pd.DataFrame], metric: 
                                  hovertemplate=f"{name}<br>epoch %{{x}}<br>%{{y:.4g}}"
                                                f" (mean of {seeds} seed{'s' * (seeds > 1)})"
                                                "<extra></extra>"))
-    what = {"std": "mean +- std over seeds", "range": "mean, min-max over seeds",
-            None: "mean over seeds"}[band]
+    what = seeds_text(stats.groupby(color, sort=False)["seeds"].max(), band is not None)
     fig.update_layout(title=title or f"{label(metric)} ({what})", xaxis_title="epoch (from 0)",
                       yaxis_title=label(metric), height=380,
                       margin=dict(l=60, r=20, t=60, b=40))
@@ -213,6 +245,9 @@ class LivePlot:
     ``display(fig)`` on a plotly figure would bypass the display id and append a new
     figure every epoch. Outside IPython nothing is displayed; ``.figure`` always holds the
     latest figure, so the object is tested by calling it directly.
+
+    A finished run (a shipped one, or ``result.history``) gives the same figure without
+    training: ``LivePlot.from_history(history, title="OKDDip")``.
     """
 
     def __init__(self, title: str | None = None, every: int = 1, display: bool = True):
@@ -224,6 +259,13 @@ class LivePlot:
         self.figure: go.Figure | None = None  # the latest figure
         self.handle = None  # IPython DisplayHandle once displayed
         self.calls = 0
+
+    @staticmethod
+    def from_history(history: pd.DataFrame, title: str | None = None) -> go.Figure:
+        """The figure a ``LivePlot(title=title)`` shows after the epochs of ``history``
+        (one row per epoch, as :func:`okddip_edu.engine.fit` writes it): a finished run's
+        training curves, drawn at once. Same as :func:`training_curves`."""
+        return training_curves(history, title)
 
     def __call__(self, row: Mapping, history: pd.DataFrame) -> None:
         self.calls += 1
