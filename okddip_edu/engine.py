@@ -20,7 +20,9 @@ start: on CUDA bf16 autocast where the GPU has native bf16, else fp16 with gradi
 on the CPU fp32, or bf16 when ``cpu_amp`` asks for it. The fused SGD kernel on CUDA.
 
 A loss, weight or BatchNorm statistic that becomes NaN or infinite stops the run with
-:class:`TrainingDiverged`; the last good checkpoint is kept. Run directories, their files and
+:class:`TrainingDiverged`, as do what finite weights can hide (:mod:`okddip_edu.health`):
+non-finite validation logits, a loss exploding against its start, a collapse to chance. Each
+epoch is judged before it is checkpointed, so the checkpoint kept is the last healthy one. Run directories, their files and
 their repair on resume: :mod:`okddip_edu.rundir`.
 """
 
@@ -35,14 +37,15 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import data, precision
+from . import data, health, precision
 from .config import Config
 from .methods import Method
 from .metrics import Evaluator
 from .optim import has_fused_sgd, learning_rate, make_optimizer, sgd_kernel
 from .precision import Precision
-from .session import (FitResult, Session, TrainingDiverged, check_epoch, check_labels, close,
-                      open_session, resolve_device, save_epoch, start_epoch)
+from .session import (FitResult, Session, TrainingDiverged, check_epoch, check_labels,
+                      check_outputs, close, diverged, open_session, resolve_device, save_epoch,
+                      start_epoch)
 
 __all__ = ["FitResult", "TrainingDiverged", "evaluate", "fit", "has_fused_sgd", "learning_rate",
            "make_optimizer", "resolve_device", "sgd_kernel", "train_step", "check_labels"]
@@ -84,17 +87,28 @@ def update(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
 def evaluate(model: nn.Module, method: Method, loader, device: torch.device,
              amp: bool = False, cpu_amp: bool = False, prec: Precision | None = None
              ) -> dict[str, float]:
-    """Every validation metric of ``model`` + ``method`` over ``loader``."""
+    """Every validation metric of ``model`` + ``method`` over ``loader``.
+
+    Logits that are NaN or infinite make every metric meaningless (a NaN logit never wins
+    an argmax, so top-1 looks like chance): :class:`~okddip_edu.health.NonFiniteLogits`.
+    """
     prec = prec or precision.choose(device, amp, cpu_amp)
     model.eval()
     method.eval()
     ev = Evaluator(peers=method.peers, leader=method.leader,
                    diversity=method.diversity_branches)
+    broken = torch.zeros((), dtype=torch.long, device=device)
+    total = 0
     for x, y in loader:
         with prec.autocast(device):
             out = model(x)
             weights = method.weights(out)
+        broken += health.count_nonfinite(out.logits)
+        total += out.logits.numel()
         ev.update(out.logits, y, weights)
+    if int(broken):
+        raise health.NonFiniteLogits(f"{int(broken)} of {total} logits are NaN or infinite; "
+                                     "the model's weights diverged")
     return ev.result()
 
 
@@ -123,8 +137,9 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
         train = train_epoch(s, train_loader, epoch, progress)
         check_epoch(s, epoch, train)
         row = {"epoch": epoch, "lr": lr, "w": s.method.weight(epoch), **train,
-               **{f"val_{k}": v for k, v in validate(s, val_loader).items()},
+               **{f"val_{k}": v for k, v in validate_checked(s, epoch, val_loader).items()},
                "epoch_time": time.perf_counter() - t0}
+        check_outputs(s, epoch, row)  # before the checkpoint: only a healthy epoch is kept
         history = save_epoch(s, row)
         epochs.set_postfix(leader=f"{row['val_top1_leader']:.1f}%",
                            ens=f"{row['val_top1_ens']:.1f}%")
@@ -145,6 +160,8 @@ def train_epoch(s: Session, loader, epoch: int, progress: bool) -> dict[str, flo
     for step, (x, y) in enumerate(batches):
         output, terms = train_step(s.model, s.method, s.optimizer, x, y, epoch, prec=s.prec,
                                    scaler=s.scaler)
+        if epoch == 0 and step == 0:  # the loss at initialisation: where divergence is judged
+            s.start_loss = terms["total"].item()
         for k, v in terms.items():
             sums[k] = sums.get(k, 0) + v.detach().float()
         head = s.method.leader if s.method.leader is not None else 0
@@ -166,3 +183,11 @@ def validation_loader(s: Session) -> data.DeviceLoader:
 def validate(s: Session, loader: data.DeviceLoader) -> dict[str, float]:
     """Every metric on the validation split, in the run's precision."""
     return evaluate(s.model, s.method, loader, s.device, prec=s.prec)
+
+
+def validate_checked(s: Session, epoch: int, loader: data.DeviceLoader) -> dict[str, float]:
+    """:func:`validate`; non-finite logits stop the run as :class:`TrainingDiverged`."""
+    try:
+        return validate(s, loader)
+    except health.NonFiniteLogits as err:
+        diverged(s, epoch, f"on the validation split {err}")

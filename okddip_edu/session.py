@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import data, hardware, precision, rundir
+from . import data, hardware, health, precision, rundir
 from .checkpoint import FORMAT, CheckpointError, load_checkpoint, nonfinite, restore, save_atomic
 from .config import Config
 from .factory import build
@@ -38,7 +38,8 @@ RESUMABLE_CHANGES = {"device", "eval_batch_size", "amp", "channels_last", "cpu_a
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss, a weight or a BatchNorm statistic became NaN or infinite."""
+    """The loss, a weight or a BatchNorm statistic became NaN or infinite, or what the run
+    computes shows divergence (:mod:`okddip_edu.health`)."""
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Session:
     rows: list[dict]  # the history so far (from the checkpoint when resuming)
     start: int  # first epoch to train
     writes: bool  # this process writes the run directory
+    start_loss: float | None = None  # loss of the first batch at initialisation (fresh runs)
 
     def result(self) -> FitResult:
         return FitResult(pd.DataFrame(self.rows), self.model.eval(), self.method.eval(),
@@ -192,6 +194,20 @@ def check_epoch(s: Session, epoch: int, train: dict[str, float]) -> None:
         return
     what = (f"{', '.join(bad)} became {train[bad[0]]}" if bad else
             f"{len(broken)} weights or buffers hold NaN or infinity (first: {broken[0]})")
+    diverged(s, epoch, what)
+
+
+def check_outputs(s: Session, epoch: int, row: dict) -> None:
+    """Stop with :class:`TrainingDiverged` when the epoch's row shows divergence that finite
+    weights hide: an exploding loss or a collapse to chance (:func:`okddip_edu.health.judge`).
+    Called before the epoch is checkpointed, so only a healthy epoch is ever kept."""
+    what = health.judge(s.rows, row, s.splits.num_classes, s.start_loss)
+    if what is not None:
+        diverged(s, epoch, what)
+
+
+def diverged(s: Session, epoch: int, what: str):
+    """Raise :class:`TrainingDiverged`: what went wrong, which checkpoint is kept, what to do."""
     kept = (f"the last good checkpoint (epoch {s.rows[-1]['epoch']}) is kept in {s.out}"
             if s.out and s.rows else "no checkpoint was written")
     raise TrainingDiverged(f"training diverged at epoch {epoch}: {what}; {kept}. Lower the "

@@ -48,9 +48,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .. import data, engine, rundir
+from .. import data, engine, health, rundir
 from ..config import Config
-from ..session import FitResult, check_epoch, close, open_session, save_epoch, start_epoch
+from ..session import (FitResult, check_epoch, check_outputs, close, diverged, open_session,
+                       save_epoch, start_epoch)
 from . import batchnorm, process, shards
 
 
@@ -138,11 +139,14 @@ def _fit(proc: process.Process, cfg: Config, out_dir, resume: bool, splits,
         train_loader.set_epoch(epoch)
         train = _train_epoch(s, step, train_loader, proc.world, epoch, progress)
         check_epoch(s, epoch, train)  # the same on every rank: sums and weights agree
-        val = [engine.validate(s, val_loader) if main else None]
+        val = [_validate(s, val_loader) if main else None]
         dist.broadcast_object_list(val, src=0)  # rank 0's numbers, on every rank
+        if isinstance(val[0], str):  # non-finite logits: every rank stops alike
+            diverged(s, epoch, val[0])
         row = {"epoch": epoch, "lr": lr, "w": s.method.weight(epoch), **train,
                **{f"val_{k}": v for k, v in val[0].items()},
                "epoch_time": time.perf_counter() - t0}
+        check_outputs(s, epoch, row)  # the same row on every rank, before any checkpoint
         history = save_epoch(s, row)  # rank 0 writes
         epochs.set_postfix(leader=f"{row['val_top1_leader']:.1f}%",
                            ens=f"{row['val_top1_ens']:.1f}%")
@@ -152,6 +156,14 @@ def _fit(proc: process.Process, cfg: Config, out_dir, resume: bool, splits,
                        "device": f"{proc.world} x {rundir.device_name(device)}"})
     dist.barrier()  # final.json is written before any rank returns
     return result
+
+
+def _validate(s, loader) -> dict[str, float] | str:
+    """Rank 0's metrics, or what was wrong with its logits (sent to every rank)."""
+    try:
+        return engine.validate(s, loader)
+    except health.NonFiniteLogits as err:
+        return f"on the validation split {err}"
 
 
 def _train_epoch(s, step: DistributedDataParallel, loader: shards.ShardedLoader, world: int,
