@@ -170,6 +170,9 @@ def test_measure_over_epochs_means_over_seeds_and_bar_at_epoch():
     assert line.name == "okddip"
     want = h[h["variant"] == "okddip"].groupby("epoch")["val_div_l2"].mean()
     np.testing.assert_allclose(line.y, want.to_numpy())
+    std = h[h["variant"] == "okddip"].groupby("epoch")["val_div_l2"].std()  # ddof=1, not min-max
+    np.testing.assert_allclose(fig.data[0].y, np.r_[want + std, (want - std)[::-1]])
+    assert "mean ± std over 2 seeds" in fig.layout.annotations[0].text
     bar = fig.data[-1]
     assert list(bar.x) == ["okddip", "dml"]
     np.testing.assert_allclose(bar.y, [want[2], want[2] + 1.0])

@@ -273,9 +273,11 @@ def test_diversity_and_attention_figures(histories):
     fig = report.diversity_figure(histories, "methods")
     labels = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
     assert labels == ["okddip"]  # the baseline has no peers, hence no diversity line
+    assert "mean ± std over" in fig.get_suptitle()  # the band, named in the title
     fig = report.attention_figure(histories)
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
     assert titles == ["methods", "temperature"]
+    assert "mean ± std over" in fig.get_suptitle()
 
 
 def test_report_figures_count_epochs_as_the_history_and_the_plotly_figures_do(histories):

@@ -33,6 +33,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from .curves import seed_summary, seeds_text
 from .softmax import STUDENT_COLOR, TEACHER_COLOR, soften
 
 _ATT = re.compile(r"^val_att_a(\d+)_b(\d+)$")
@@ -196,8 +197,9 @@ def attention_over_epochs(history: pd.DataFrame, epoch: int, by: str | None = "s
 def measure_over_epochs(histories: pd.DataFrame, measure: str, epoch: int | None = None,
                         methods: Sequence[str] | None = None, highlight: str | None = None,
                         by: str = "variant") -> go.Figure:
-    """Left: ``measure`` over epochs, mean over seeds with a min-max band, one line per
-    method; right: bars of every method's value at ``epoch`` (mean over seeds).
+    """Left: ``measure`` over epochs, one line per method: the mean over seeds in a band of
+    mean ± one sample std over seeds; right: bars of every method's value at ``epoch`` (mean
+    over seeds). The titles say "mean ± std over N seeds".
 
     ``measure``: a history column with or without its ``val_`` prefix (``div_l2``,
     ``ens_gain``...). ``methods``: the values of ``by`` to draw (default: all with data).
@@ -213,16 +215,18 @@ def measure_over_epochs(histories: pd.DataFrame, measure: str, epoch: int | None
     methods = [m for m in methods if m in set(data[by])]
     if epoch is None:
         epoch = int(data["epoch"].max())
+    summary = seed_summary(data[data[by].isin(methods)], col, by)
+    what = seeds_text(summary.groupby(by)["seeds"].max())
     fig = make_subplots(rows=1, cols=2, column_widths=[0.64, 0.36], horizontal_spacing=0.1,
-                        subplot_titles=(f"{measure} over epochs (mean over seeds, min-max band)",
-                                        f"{measure} at epoch {epoch}"))
+                        subplot_titles=(f"{measure} over epochs ({what})",
+                                        f"{measure} at epoch {epoch} (mean)"))
     at_epoch = []
     for i, name in enumerate(methods):
-        stats = (data[data[by] == name].groupby("epoch")[col].agg(["mean", "min", "max"])
-                 .reset_index())
+        stats = summary[summary[by] == name].sort_values("epoch")  # epoch, mean, std, seeds
         color = PALETTE[i % len(PALETTE)]
         x = stats["epoch"].tolist()
-        band = stats["max"].tolist() + stats["min"].tolist()[::-1]  # around, then back
+        hi, lo = stats["mean"] + stats["std"], stats["mean"] - stats["std"]
+        band = hi.tolist() + lo.tolist()[::-1]  # around, then back
         fig.add_trace(go.Scatter(x=x + x[::-1], y=band, fill="toself", fillcolor=color,
                                  opacity=0.15, line_width=0, hoverinfo="skip",
                                  showlegend=False, legendgroup=name),

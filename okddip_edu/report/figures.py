@@ -51,6 +51,13 @@ def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
+def _seeds_title(df: pd.DataFrame) -> str:
+    """"mean ± std over 5 seed(s)" (or "3-5 seed(s)"): what every bar, line and band shows."""
+    n = df.groupby([k for k in ("suite", "variant") if k in df])["seed"].nunique()
+    seeds = f"{n.min()}" if n.min() == n.max() else f"{n.min()}-{n.max()}"
+    return f"mean ± std over {seeds} seed(s)"
+
+
 def _setting_title(df: pd.DataFrame) -> str:
     parts = [str(_setting(df[k])) for k in ("dataset", "arch") if k in df]
     if "epochs" in df:
@@ -91,9 +98,7 @@ def suite_figure(results: pd.DataFrame, suite: str):
     ax.set_ylim(lo, hi)
     ax.set_ylabel(f"top-1 % (axis from {lo:g})")
     ax.set_xlabel("")
-    n = df.groupby("variant")["seed"].nunique()
-    seeds = f"{n.min()}" if n.min() == n.max() else f"{n.min()}-{n.max()}"
-    ax.set_title(f"{suite}: {_setting_title(df)}; mean ± std over {seeds} seed(s)",
+    ax.set_title(f"{suite}: {_setting_title(df)}; {_seeds_title(df)}",
                  fontsize="medium")
     handles, labels = ax.get_legend_handles_labels()
     ax.get_legend().remove()
@@ -133,8 +138,8 @@ def diversity_figure(histories: pd.DataFrame, suite: str = "methods", setting: s
         sns.move_legend(axes[0, -1], "upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
                         title=None, frameon=False)
     setting = setting or _setting_title(df)
-    fig.suptitle(f"{suite}: validation diversity of the peers" + (f" ({setting})" if setting
-                                                                   else ""), fontsize="medium")
+    what = "; ".join(p for p in (setting, _seeds_title(df[df["variant"].isin(order)])) if p)
+    fig.suptitle(f"{suite}: validation diversity of the peers ({what})", fontsize="medium")
     return fig
 
 
@@ -177,6 +182,6 @@ def attention_figure(histories: pd.DataFrame):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(title=None, fontsize="x-small", frameon=False)
     sep = " " if ncols == 3 else "\n"
-    fig.suptitle(f"attention diagonal over epochs{sep}(1/m: uniform weights; 1: a peer copies "
-                 "itself)", fontsize="medium")
+    fig.suptitle(f"attention diagonal over epochs, {_seeds_title(df)}{sep}(1/m: uniform "
+                 "weights; 1: a peer copies itself)", fontsize="medium")
     return fig

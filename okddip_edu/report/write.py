@@ -146,12 +146,12 @@ def write_report(directory: str | Path, out: str | Path | None = None) -> Path:
             setting = _setting_title(results[results["suite"] == "methods"])
             fig = diversity_figure(histories, "methods", setting)
             fig.savefig(out / "methods_diversity.png", dpi=DPI)
-            lines += ["Peer diversity on the validation split, methods suite (mean over seeds, "
-                      "band: std):", "", "![peer diversity](methods_diversity.png)", ""]
+            lines += ["Peer diversity on the validation split, methods suite (mean ± std over "
+                      "seeds):", "", "![peer diversity](methods_diversity.png)", ""]
         if "val_att_diag" in histories and histories["val_att_diag"].notna().any():
             attention_figure(histories).savefig(out / "attention_diag.png", dpi=DPI)
             lines += ["Mean diagonal of OKDDip's attention (the weight of a peer's own logits "
-                      "in its target):", "", "![attention diagonal](attention_diag.png)", ""]
+                      "in its target; mean ± std over seeds):", "", "![attention diagonal](attention_diag.png)", ""]
     path = out / "report.md"
     path.write_text("\n".join(lines))
     return path
