@@ -1,9 +1,10 @@
-"""Build hook: the wheel carries the committed results, so a notebook finds them anywhere.
+"""Build hook: the wheel carries the committed results and the shipped runs, so a notebook
+finds them anywhere.
 
 Everything else about the package is in pyproject.toml. Setuptools packages only files
 under ``okddip_edu/``, so ``build_py`` here copies every folder matching ``SHIPPED``
-(``assets/results/``, and any later ``assets/results-*/``) to ``okddip_edu/_assets/`` in the
-build tree. :mod:`okddip_edu.resources` finds them there when there is no repository
+(``assets/results/``, any later ``assets/results-*/``, and ``assets/pretrained/``, the
+trained runs the notebooks load) to ``okddip_edu/_assets/`` in the build tree. :mod:`okddip_edu.resources` finds them there when there is no repository
 checkout, for instance on Colab after ``pip install "okddip-edu @ git+..."``. MANIFEST.in
 puts the same folders in the sdist, so a wheel built from it has them too.
 """
@@ -17,11 +18,11 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SHIPPED = "assets/results*"  # folders copied into the wheel, as okddip_edu/_assets/<name>/
+SHIPPED = ("assets/results*", "assets/pretrained")  # copied as okddip_edu/_assets/<name>/
 
 
 def shipped_folders(root: Path = ROOT) -> list[Path]:
-    return sorted(p for p in root.glob(SHIPPED) if p.is_dir())
+    return sorted(p for pattern in SHIPPED for p in root.glob(pattern) if p.is_dir())
 
 
 class BuildPyWithAssets(build_py):

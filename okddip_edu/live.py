@@ -39,7 +39,7 @@ from plotly.subplots import make_subplots
 
 from . import data
 from .config import AGGREGATIONS, Config
-from .engine import fit
+from .pretrained import fit_or_load
 from .plots.curves import PALETTE
 
 SWITCHES = ("detach", "mask_diagonal", "aggregation")
@@ -75,9 +75,11 @@ def record(row: Mapping, run: str, peers: int) -> dict:
 
 
 def train(cfg: Config, splits: data.Splits | None = None, on_record: OnRecord | None = None,
-          run: str | None = None) -> list[dict]:
+          run: str | None = None, train_live: bool = True) -> list[dict]:
     """Train ``cfg`` (no run directory, no progress bars) and return one record per epoch;
-    ``on_record(record, records)`` is called after every epoch, e.g. to redraw a figure."""
+    ``on_record(record, records)`` is called after every epoch, e.g. to redraw a figure.
+    ``train_live=False`` reads the run's shipped copy where one exists
+    (:func:`okddip_edu.pretrained.fit_or_load`) and replays its epochs."""
     if cfg.method != "okddip":
         raise ValueError(f"method={cfg.method!r}: live training shows OKDDip's attention; "
                          "build the config with live.config")
@@ -89,8 +91,19 @@ def train(cfg: Config, splits: data.Splits | None = None, on_record: OnRecord | 
         if on_record is not None:
             on_record(records[-1], records)
 
-    fit(cfg, splits=splits, on_epoch_end=on_epoch_end, progress=False)
+    fit_or_load(cfg, train_live=train_live, splits=splits, on_epoch_end=on_epoch_end,
+                progress=False)
     return records
+
+
+# The notebook's live runs, per profile: small enough to train in about a minute on a CPU.
+SIZES = {"full": dict(epochs=8, rampup=2, milestones=(6,), train_subset=10_000),
+         "quick": dict(epochs=8, rampup=2, train_subset=2048), "smoke": {}}
+
+
+def base(nb) -> Config:
+    """The base config of a live run for a notebook's profile (:class:`okddip_edu.course.Notebook`)."""
+    return nb.config(method="okddip", **SIZES[nb.profile])
 
 
 def describe(records: Sequence[dict]) -> str:
