@@ -2,7 +2,12 @@
 
     python tools/draw_group_diagram.py [--out assets/okddip_group]
 
-Writes OUT.png and OUT.svg (matplotlib only, no other tool). Notebooks 00 and 04 show it.
+Writes OUT.png and OUT.svg (matplotlib only, no other tool). The SVG carries no date and
+fixed ids, so redrawing an unchanged diagram leaves both files unchanged. Notebooks 00 and
+04 show it.
+
+Notation: alpha_ab are the attention weights; the weight of the distillation terms is
+lambda (the config field ``alpha``): L = L_gt + lambda w(e) (L_dis1 + L_dis2).
 """
 
 from __future__ import annotations
@@ -64,13 +69,16 @@ def draw(out: Path) -> None:
     arrow(ax, (8.2, 1.5), (8.4, 1.2), color="#c07020")
     arrow(ax, (5.1, 0.75), (8.4, 0.75), color="#c07020", rad=-0.08)  # the leader is the student
     ax.text(0.1, 0.15, "every branch also learns the labels: $L_{gt} = \\sum CE(z, y)$;   "
-            "$L = L_{gt} + \\alpha\\, w(e)\\,(L_{dis1} + L_{dis2})$,  T = 3", fontsize=9)
+            "$L = L_{gt} + \\lambda\\, w(e)\\,(L_{dis1} + L_{dis2})$,  T = 3\n"
+            "$\\lambda$: weight of the distillation terms (the config field $\\mathtt{alpha}$); "
+            "$\\alpha_{ab}$: attention weights", fontsize=9)
     ax.set_title("OKDDip: m = 3 auxiliary peers and one group leader on a shared trunk "
                  "(Chen et al., AAAI 2020)", fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out.with_suffix(".png"), dpi=130)
-    fig.savefig(out.with_suffix(".svg"))
+    with matplotlib.rc_context({"svg.hashsalt": "okddip_group"}):  # fixed element ids
+        fig.savefig(out.with_suffix(".svg"), metadata={"Date": None})
     plt.close(fig)
 
 
