@@ -13,10 +13,11 @@ r"""What every online-distillation method is: a module from model output to name
 - ``weights(out)`` returns the aggregation weights (attention (B, m, m) or gate (B, n)) so
   the engine can log them, or None.
 
-Every distillation term is scaled by ``alpha * w(epoch)`` when ``ramp`` is on (the ramp-up
-of the released OKDDip, ONE, CL-ILR and independent scripts) and by ``alpha`` alone when it
-is off (the released DML and KD scripts: ``config.UNRAMPED``). Every target can be
-detached (``detach=True``; the released code detaches nothing).
+Every distillation term is scaled by λ w(epoch), λ being the config field ``alpha`` (α is
+kept for OKDDip's attention weights α_ab), when ``ramp`` is on (the ramp-up of the released
+OKDDip, ONE, CL-ILR and independent scripts) and by λ alone when it is off (the released
+DML and KD scripts: ``config.UNRAMPED``). Every target can be detached (``detach=True``;
+the released code detaches nothing).
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class Method(nn.Module):
 
     # Helpers ---------------------------------------------------------------------------
     def weight(self, epoch: int) -> float:
-        """alpha * w(epoch) (alpha alone without the ramp): the distillation weight now."""
+        """λ w(epoch) (λ = ``self.alpha``; λ alone without the ramp): the distillation
+        weight now."""
         return self.alpha * (ramp_up(epoch, self.rampup) if self.ramp else 1.0)
 
     @staticmethod

@@ -1,7 +1,8 @@
 r"""DML (Zhang et al. 2018) and CL-ILR (Song & Chai 2018): every peer learns from the others.
 
-DML: n independent networks. Peer k minimises CE(z_k, y) + alpha L_k (the released
-``train_DML.py`` has no ramp-up and no alpha: alpha = 1, ``ramp=False``) with, by default
+DML: n independent networks. Peer k minimises CE(z_k, y) + λ L_k, λ being the config field
+``alpha`` (the released ``train_DML.py`` has no ramp-up and no weight: λ = 1,
+``ramp=False``) with, by default
 (the released code's form), the mean of the OTHER networks' logits as teacher
 
     L_k = KL_T( (1/(n-1)) sum_{j != k} z_j  ->  z_k ),
@@ -10,7 +11,7 @@ or, in the paper's original form (``target="pairwise-kl"``), the average pairwis
 
     L_k = (1/(n-1)) sum_{j != k} KL_T(z_j -> z_k).
 
-CL-ILR: the same mean-of-others target on a branch-based network, weighted by alpha w(e)
+CL-ILR: the same mean-of-others target on a branch-based network, weighted by λ w(e)
 (the released ``train_one.py`` ramps it), plus "backward rescaling": the gradient reaching
 the shared trunk is divided by n.
 """

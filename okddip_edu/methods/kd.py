@@ -1,6 +1,6 @@
 r"""Classic knowledge distillation (Hinton et al. 2015) from a frozen, pretrained teacher.
 
-    L = CE(z_s, y) + alpha KL_T(z_teacher -> z_s)
+    L = CE(z_s, y) + λ KL_T(z_teacher -> z_s)          λ: the config field ``alpha``
 
 as the released ``train_kd.py`` (no ramp-up; ``ramp=True`` multiplies the KL term by w(e)).
 

@@ -9,7 +9,7 @@ Second level: the leader learns from the peer ensemble, the mean of the peers' l
     L_gt   = sum_a CE(z_a, y) + CE(z_leader, y)
     L_dis1 = sum_a KL_T(t_a -> z_a)
     L_dis2 = KL_T((1/m) sum_a z_a -> z_leader)
-    L      = L_gt + alpha w(e) (L_dis1 + L_dis2)
+    L      = L_gt + λ w(e) (L_dis1 + L_dis2)      λ: the config field ``alpha``
 
 By default nothing is detached (the released code): the gradient of L_dis1 flows through
 t_a into the other peers and into W_q, W_k, which is how the attention learns at all.

@@ -2,7 +2,8 @@ r"""ONE (Lan et al. 2018): a gated ensemble of the branches teaches every branch
 
     g = softmax(ReLU(BN(Linear(GAP(trunk feature)))))           (B, n)
     z_e = sum_i g_i z_i                                          the gated teacher
-    L = sum_i CE(z_i, y) + CE(z_e, y) + alpha w(e) sum_i KL_T(z_e -> z_i)
+    L = sum_i CE(z_i, y) + CE(z_e, y) + λ w(e) sum_i KL_T(z_e -> z_i)
+                                                 λ: the config field ``alpha``
 
 ONE's own code detaches the teacher in the KL term; the OKDDip code does not. Our default
 follows the OKDDip code (``detach=False``); set ``detach=True`` for ONE's own form.
