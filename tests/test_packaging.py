@@ -198,13 +198,50 @@ def test_colab_keeps_its_own_widgets_and_kernel(pyproject):
                 f"{name}>={core[name]} would upgrade Colab's {name} {colab}")
 
 
+def _build_requires(pyproject) -> dict[str, dict[str, str]]:
+    """build-system.requires as name -> {'>=': lower, '<': cap}; each needs both."""
+    out = {}
+    for req in pyproject["build-system"]["requires"]:
+        name, specs = _split_spec(req)
+        ops = dict(specs)
+        assert set(ops) == {">=", "<"}, (
+            f"{req!r}: build-system needs a lower bound and a cap ('>=' and '<'), so a future "
+            "release of the backend cannot break an install from git")
+        out[name] = ops
+    return out
+
+
+def _constraint_pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, specs = _split_spec(line)
+            assert [op for op, _ in specs] == ["=="], f"constraints.txt should hold exact pins: {line!r}"
+            pins[name] = specs[0][1]
+    return pins
+
+
 def test_test_extra_can_build_the_package(pyproject):
-    """tests/test_wheel.py builds without isolation: the venv needs the build backend."""
-    needed = _lower_bounds(pyproject["build-system"]["requires"])
+    """tests/test_wheel.py builds without isolation: the venv needs the build backend, at a
+    version inside build-system's range (constraints.txt pins the one it gets)."""
     have = _lower_bounds(pyproject["project"]["optional-dependencies"]["test"])
-    for name, bound in needed.items():
-        assert name in have and _version(have[name]) >= _version(bound), (
-            f"the test extra must install {name}>={bound} (build-system requires it)")
+    pins = _constraint_pins()
+    for name, bounds in _build_requires(pyproject).items():
+        lower, cap = _version(bounds[">="]), _version(bounds["<"])
+        assert name in have and _version(have[name]) >= lower, (
+            f"the test extra must install {name}>={bounds['>=']} (build-system requires it)")
+        assert name in pins and lower <= _version(pins[name]) < cap, (
+            f"constraints.txt must pin {name} inside build-system's range {bounds}")
+
+
+def test_license_is_an_spdx_expression(pyproject):
+    """PEP 639: a plain SPDX string. The TOML-table form is deprecated by setuptools (it stops
+    building after 2027-02-18), and an SPDX license excludes License :: classifiers."""
+    assert pyproject["project"]["license"] == "MIT"
+    assert not [c for c in pyproject["project"]["classifiers"] if c.startswith("License ::")]
+    cap = _build_requires(pyproject)["setuptools"]
+    assert _version(cap[">="]) >= (77, 0, 3), "SPDX license strings need setuptools>=77.0.3"
 
 
 def test_make_installs_the_extras():
@@ -215,14 +252,7 @@ def test_make_installs_the_extras():
 
 
 def test_constraints_pin_torch_and_torchvision():
-    pins: dict[str, str] = {}
-    for line in (ROOT / "constraints.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if not line:
-            continue
-        name, specs = _split_spec(line)
-        assert [op for op, _ in specs] == ["=="], f"constraints.txt should hold exact pins: {line!r}"
-        pins[name] = specs[0][1]
+    pins = _constraint_pins()
     assert pins.get("torch") == "2.14.1"
     assert pins.get("torchvision") == "0.29.1"
 

@@ -8,6 +8,8 @@ test needs no network and leaves no build folders in the repository.
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,9 +43,27 @@ def dist(tmp_path_factory) -> Path:
             shutil.copytree(path, src / name, ignore=ignore)
         else:
             shutil.copy2(path, src / name)
-    subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out),
-                    str(src)], check=True, capture_output=True, text=True, timeout=300)
+    # Every warning shown (once per place), so the build log holds each deprecation notice.
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    done = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out),
+                           str(src)], check=True, capture_output=True, text=True, timeout=300,
+                          env=env)
+    (out / "build.log").write_text(done.stdout + done.stderr)
     return out
+
+
+# What setuptools, pip and Python print when something will stop working: the
+# SetuptoolsDeprecationWarning banner ("... is deprecated", "By 2027-Feb-18, you need to
+# update your project ..."), DeprecationWarning and PendingDeprecationWarning.
+DEPRECATION = re.compile(r"deprecat|you need to update your project|no longer be supported",
+                         re.IGNORECASE)
+
+
+def test_build_shows_no_deprecation_warning(dist):
+    """A deprecation today is a build that fails on a known date: a packaging setting to change."""
+    log = (dist / "build.log").read_text()
+    hits = [line.strip() for line in log.splitlines() if DEPRECATION.search(line)]
+    assert not hits, "the sdist/wheel build warns of a deprecation:\n" + "\n".join(hits)
 
 
 def test_results_folders_exist():
