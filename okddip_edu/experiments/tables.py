@@ -2,7 +2,8 @@
 ``histories.csv`` (every epoch of every run), merged with what the folder already holds.
 
 Files are replaced atomically (written beside, then renamed), so readers and other workers
-never see half a table.
+never see half a table. What a folder already holds is read strictly (:mod:`.schema`): a row
+that does not fit is set aside in ``<table>.rejected``, never merged or multiplied.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from .. import rundir
 from ..checkpoint import CheckpointError, load_checkpoint
+from .schema import read_table
 from .suites import Job, status
 
 
@@ -84,21 +86,22 @@ def write_tables(jobs: list[Job], out: str | Path, log: Callable[[str], None] = 
         hist.append(h)
     # A run finished elsewhere (only its rows were carried over) may be shared with a
     # suite that has no row for it yet: copy its rows under that suite's name.
-    extra_rows, extra_hist = _rows_of_recorded(jobs, out)
+    extra_rows, extra_hist = _rows_of_recorded(jobs, out, log)
     new = pd.concat([pd.DataFrame(rows), extra_rows], ignore_index=True)
     hist += extra_hist
-    results = _merge(out / "results.csv", new)
+    results = _merge(out / "results.csv", new, log=log)
     _merge(out / "histories.csv", pd.concat(hist, ignore_index=True) if hist else pd.DataFrame(),
-           extra_key=("epoch",))
+           extra_key=("epoch",), log=log)
     return results
 
 
-def _rows_of_recorded(jobs: list[Job], out: Path) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+def _rows_of_recorded(jobs: list[Job], out: Path, log: Callable[[str], None] = print
+                      ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     res_path, hist_path = out / "results.csv", out / "histories.csv"
     if not res_path.exists():
         return pd.DataFrame(), []
-    results = rundir.read_csv(res_path)
-    histories = rundir.read_csv(hist_path) if hist_path.exists() else pd.DataFrame()
+    results = read_table(res_path, log)
+    histories = read_table(hist_path, log) if hist_path.exists() else pd.DataFrame()
     have = set(zip(results["suite"], results["variant"], results["seed"]))
     rows, hist = [], []
     for j in jobs:
@@ -118,10 +121,11 @@ def _rows_of_recorded(jobs: list[Job], out: Path) -> tuple[pd.DataFrame, list[pd
     return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), hist
 
 
-def _merge(path: Path, new: pd.DataFrame, extra_key: tuple[str, ...] = ()) -> pd.DataFrame:
+def _merge(path: Path, new: pd.DataFrame, extra_key: tuple[str, ...] = (),
+           log: Callable[[str], None] = print) -> pd.DataFrame:
     """Replace the rows of ``path`` that ``new`` covers (same suite, variant, seed[, epoch])."""
     key = ["suite", "variant", "seed", *extra_key]
-    old = rundir.read_csv(path) if path.exists() else pd.DataFrame()
+    old = read_table(path, log) if path.exists() else pd.DataFrame()
     if new.empty:
         return old
     if not old.empty:

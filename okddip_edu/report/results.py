@@ -22,6 +22,7 @@ them when they differ (:func:`_setting`).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -59,13 +60,22 @@ def load_results(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | No
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found; run a suite first "
                                 f"(okddip-edu ablate SUITE --out {d})")
-    results = pd.read_csv(path)
+    from ..experiments.schema import read_table  # strict: rows that do not fit, set aside
+
+    results = read_table(path, _note, required=REQUIRED[:3])
     missing = [c for c in REQUIRED if c not in results.columns]
     if missing:
         raise ValueError(f"{path} is not a results table: column(s) {missing} missing")
+    if results.empty:
+        raise ValueError(f"{path} holds no finished runs (a header only); run a suite first "
+                         f"(okddip-edu ablate SUITE --out {d})")
     hist_path = d / "histories.csv"
-    histories = pd.read_csv(hist_path) if hist_path.is_file() else None
+    histories = read_table(hist_path, _note, required=()) if hist_path.is_file() else None
     return results, histories
+
+
+def _note(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def results_candidates(directory: str | Path | None = None, name: str = "results"
