@@ -1,8 +1,9 @@
 """Root pytest configuration: how nbval compares notebook outputs.
 
-Only cells marked ``# NBVAL_CHECK_OUTPUT`` are compared (``--nbval-lax``). Even there, rich
-outputs whose content is random by construction are skipped: plotly figures carry random
-div ids, widgets random model ids, and progress bars write to stderr.
+Only cells tagged ``nbval-check-output`` are compared (``--nbval-lax``; the sources write
+the tag as ``# %% tags=["nbval-check-output"]``). Even there, rich outputs whose content is
+random by construction are skipped: plotly figures carry random div ids, widgets random
+model ids, and progress bars write to stderr.
 """
 
 

@@ -3,9 +3,10 @@ expect and a worked solution that runs.
 
 The sources (``notebooks/src``) are read as the builder reads them. An exercise is a markdown
 cell under the ``## Exercises`` heading that starts with ``**Exercise N**`` and says what to
-expect (``Expected:``); its solution is the next code cell, a ``# %% [solution]`` cell,
-stored collapsed. nbval runs every solution like any other cell, so none can crash, and a
-"Try it" that asks for code is an exercise with a solution, not a prompt left to fail.
+expect (``Expected:``); its solution is the next code cell, tagged ``solution``
+(``# %% tags=["solution"]``), stored collapsed. nbval runs every solution like any other
+cell, so none can crash, and a "Try it" that asks for code is an exercise with a solution,
+not a prompt left to fail.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def test_each_notebook_has_two_exercises_with_expectations_and_solutions(src):
         assert "Expected:" in text, f"{src.name}: exercise without 'Expected:'\n{text[:200]}"
         nxt = cells[i + 1]
         assert nxt.cell_type == "code" and "solution" in nxt.metadata.get("tags", []), \
-            f"{src.name}: exercise not followed by a [solution] cell\n{text[:200]}"
+            f"{src.name}: exercise not followed by a solution cell\n{text[:200]}"
         assert nxt.metadata["jupyter"]["source_hidden"] is True
 
 

@@ -1,18 +1,40 @@
 """Build the course notebooks from their sources, and optionally run them.
 
-Each notebook is written as a plain Python file in ``notebooks/src/NN_name.py`` with cells
-separated by ``# %%`` (code) and ``# %% [markdown]`` (markdown, every line starting with
-``# ``) or ``# %% [solution]`` (an exercise's worked solution: a code cell that runs like any
-other, stored collapsed). This script turns them into ``notebooks/NN_name.ipynb``; with ``--execute`` it runs
+Each notebook is written as a plain Python file in ``notebooks/src/NN_name.py``, in
+jupytext's ``py:percent`` format, which jupytext reads and writes (this script only calls
+it): ``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell (every line starting
+with ``# ``), and a cell's tags follow its marker, ``# %% tags=["solution"]``. Two tags mean
+something here:
+
+- ``solution``: an exercise's worked solution, a code cell that runs like any other and is
+  stored collapsed (JupyterLab's ``source_hidden``, Colab's form view);
+- ``nbval-check-output`` (also ``nbval-ignore-output``, ``nbval-skip``,
+  ``nbval-raises-exception``): how ``pytest --nbval-lax`` treats the cell. nbval reads the
+  tag from the cell's metadata, so students never see a ``# NBVAL_...`` comment.
+
+This script turns the sources into ``notebooks/NN_name.ipynb``; with ``--execute`` it runs
 them (so the committed notebooks carry real outputs) under the chosen profile:
 
     python tools/build_notebooks.py                       # all, no outputs
     python tools/build_notebooks.py 03 --execute --profile quick
+    python tools/build_notebooks.py --keep-outputs        # sources changed, outputs kept
 
-Two placeholders are filled from ``okddip_edu/_repo.py``, the one place that names the
-repository and the release: ``{{colab_badge}}`` (a markdown line: the *Open in Colab* badge
-of this notebook at that release) and ``{{install_cell}}`` (a code cell: install that
-release where ``okddip_edu`` is missing, e.g. on Colab).
+What is ours, on top of jupytext: two placeholders are filled from ``okddip_edu/_repo.py``,
+the one place that names the repository and the release: ``{{colab_badge}}`` (a markdown
+line: the *Open in Colab* badge of this notebook at that release) and ``{{install_cell}}``
+(a code cell: install that release where ``okddip_edu`` is missing, e.g. on Colab);
+solution cells are collapsed; images from ``assets/`` travel as cell attachments; jupytext's
+layout hints for the ``.py`` (``lines_to_next_cell``) and its notebook metadata stay out of
+the ``.ipynb``; and executed outputs are tidied (below).
+
+To edit a source as a notebook: install jupytext in the environment JupyterLab runs in
+(``pip install -e ".[test]"`` includes it; restart JupyterLab once), then right-click
+``notebooks/src/NN_name.py`` in the file browser, *Open With > Notebook* (or *Jupytext
+Notebook*). Cells run as in any notebook and saving writes the ``.py`` back, cell tags
+included and outputs left out; no header is needed. (``jupytext --to ipynb notebooks/src/NN_name.py`` makes a
+scratch notebook instead; pairing it with ``jupytext --set-formats ipynb,py:percent`` keeps
+its outputs while you work, but adds a header to the source: drop it before committing.)
+Never pair a source with ``notebooks/NN_name.ipynb``: this script writes that file.
 
 An executed notebook is tidied for readers without a kernel (``tools/notebook_outputs.py``):
 each plotly figure and each widget showing one gets a PNG beside it (GitHub and nbviewer
@@ -34,13 +56,13 @@ import sys
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
-CELL = re.compile(r"^# %%(.*)$", re.M)
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import notebook_outputs  # noqa: E402  (tools/)
@@ -57,34 +79,34 @@ except ImportError:  # pragma: no cover
     import okddip_edu'''
 
 
+FORMAT = "py:percent"  # jupytext's name for the format of notebooks/src/*.py
+SOLUTION = "solution"  # the tag of an exercise's worked solution
 # A worked solution's code cell starts collapsed in JupyterLab (source_hidden) and as a
 # form in Colab (cellView); the tag lets tests find every solution.
-SOLUTION_METADATA = {"jupyter": {"source_hidden": True}, "cellView": "form",
-                     "tags": ["solution"]}
+SOLUTION_METADATA = {"jupyter": {"source_hidden": True}, "cellView": "form"}
+# Cell metadata jupytext keeps only to write the .py back as it was (blank lines).
+LAYOUT_HINTS = ("lines_to_next_cell",)
 
 
-def fill(text: str, notebook: str) -> str:
-    """The source with its placeholders replaced (see the module docstring)."""
-    badge = f"[![Open In Colab]({BADGE})]({_repo.colab_url(notebook)})"
-    install = INSTALL_CELL.format(requirement=_repo.install_requirement())
-    return (text.replace("# {{colab_badge}}", f"# {badge}")
-                .replace("# {{install_cell}}", install))
+def read_source(src: Path) -> nbformat.NotebookNode:
+    """The source as jupytext reads it: cells, their tags, nothing of ours yet."""
+    return jupytext.reads(src.read_text(), fmt=FORMAT)
 
 
-def parse(text: str) -> list:
-    cells = []
-    parts = CELL.split(text)
-    # parts: [preamble, header1, body1, header2, body2, ...]
-    for header, body in zip(parts[1::2], parts[2::2]):
-        body = body.strip("\n")
-        if "[markdown]" in header:
-            lines = [ln[2:] if ln.startswith("# ") else ln.lstrip("#") for ln in body.splitlines()]
-            cells.append(new_markdown_cell("\n".join(lines).strip("\n")))
-        elif "[solution]" in header:  # a worked solution: runs, but starts collapsed
-            cells.append(new_code_cell(body, metadata=SOLUTION_METADATA))
-        elif body.strip():
-            cells.append(new_code_cell(body))
-    return cells
+def fill(cell: nbformat.NotebookNode, notebook: str) -> None:
+    """Replace the cell's placeholders (see the module docstring)."""
+    if cell.cell_type == "markdown":
+        badge = f"[![Open In Colab]({BADGE})]({_repo.colab_url(notebook)})"
+        cell.source = cell.source.replace("{{colab_badge}}", badge)
+    elif cell.cell_type == "code":
+        install = INSTALL_CELL.format(requirement=_repo.install_requirement())
+        cell.source = cell.source.replace("# {{install_cell}}", install)
+
+
+def collapse_solution(cell: nbformat.NotebookNode) -> None:
+    """A cell tagged ``solution`` runs like any other but starts collapsed."""
+    if cell.cell_type == "code" and SOLUTION in cell.metadata.get("tags", []):
+        cell.metadata.update(SOLUTION_METADATA)
 
 
 ASSET_IMAGE = re.compile(r"\]\(\.\./assets/([\w.-]+\.png)\)")
@@ -102,10 +124,20 @@ def attach_images(cell: nbformat.NotebookNode) -> None:
 
 
 def build(src: Path) -> nbformat.NotebookNode:
-    nb = new_notebook(cells=parse(fill(src.read_text(), src.stem + ".ipynb")))
+    """The notebook of a source: jupytext's cells, then what is ours (module docstring)."""
+    nb = read_source(src)
+    cells = []
     for cell in nb.cells:
+        if cell.cell_type == "code" and not cell.source.strip():
+            continue  # an empty code cell is a slip in the source, not content
+        for hint in LAYOUT_HINTS:
+            cell.metadata.pop(hint, None)
+        fill(cell, src.stem + ".ipynb")
+        collapse_solution(cell)
         if cell.cell_type == "markdown":
             attach_images(cell)
+        cells.append(cell)
+    nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}

@@ -123,8 +123,7 @@ else:
 # is trained; this cell is the same on every machine). The released code's numbers are
 # 1.554 M for the whole group and 0.473 M for a single network.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from okddip_edu import methods, models
 
 group = models.build("resnet32", num_classes=100, branches=4, layout="branch")
@@ -147,8 +146,7 @@ print("\n".join(f"{name:<45} {n:>10,}  ({n / 1e6:.3f} M)" for name, n in rows))
 # against a single network, for the paper's configurations (`preset("paper")`: CIFAR-100,
 # ResNet-32; `okddip` is built with its branch layout, `baseline` as one network):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from okddip_edu.config import preset
 from okddip_edu.costs import train_flops_per_image
 
@@ -301,11 +299,12 @@ print(f"mean row entropy: {history['val_att_entropy'].iloc[-1]:.3f} nats "
 # This run trained ResNet-8 on 4,085 CIFAR-10 images for 12 epochs (the quick profile) on
 # a CPU; its accuracy is far below what the same method reaches at full scale, and the
 # ranking of the branches in one short run is mostly noise. The paper's setting is
-# CIFAR-100, ResNet-32, 300 epochs on 50,000 images. There, the OKDDip leader reaches
-# about **73.3 % to 74.7 % top-1** across published sources (paper Table 2: 25.65 ± 0.15 %
-# error, i.e. 74.35 %; independent re-runs 73.25 ± 0.38 % and about 74.0-74.2 %; the
-# paper's protocol reports the best epoch; every source is listed, with its protocol, in
-# `assets/published/published.csv`). Those numbers need a GPU and hours; the full
+# CIFAR-100, ResNet-32, 300 epochs on 50,000 images. There, published figures for the
+# OKDDip leader span **73.25 % to 74.71 % top-1**: the paper's Table 2 gives 25.65 ± 0.15 %
+# error (74.35 %), with the released code's protocol, which keeps the best test epoch; the
+# other sources (reproductions of 74.0 and 74.1 %, the PCL paper's re-run at 73.25 ± 0.38 %,
+# a single rerun by the authors at 74.71 %) do not say which epoch. Every source is listed,
+# with its protocol, in `assets/published/published.csv`. Those numbers need a GPU and hours; the full
 # profile of this notebook (20 epochs on a GPU) gets you started, not there.
 #
 # What a small run *can* show: the mechanics (losses, ramp-up, attention, the leader
@@ -353,7 +352,7 @@ print(f"mean row entropy: {history['val_att_entropy'].iloc[-1]:.3f} nats "
 # parameters). One trunk with four branches then costs 1.98 times the forward arithmetic of
 # one network with 3.29 times its parameters: the two ratios of section 2.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -392,7 +391,7 @@ assert f_trunk > f_branch and p_trunk < p_branch
 # In the quick profile (L = 4) the epochs 0 to 4 get 0.0067, 0.0601, 0.2865, 0.7316 and 1,
 # so epoch 3 is the first with at least half the weight.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 import math
 
@@ -424,7 +423,7 @@ print("first epoch with w(e) >= 0.5:", next(e for e, x in zip(epochs, w) if x >=
 # to 1 and whose entries all lie close to the uniform 1/5 = 0.2: before training, every
 # peer's target is close to the plain average of the peers.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 from okddip_edu.factory import build
 

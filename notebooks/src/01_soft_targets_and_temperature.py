@@ -71,8 +71,7 @@ softmax_plots.softmax_temperature(z, [1, 3, 10], classes=CLASSES).show()
 # %% [markdown]
 # The same probabilities as numbers (`softmax_plots.soften` is the softmax of z / T), in %:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 probs = pd.DataFrame({f"T = {T}": 100 * softmax_plots.soften(z, T) for T in (1, 3, 10)},
                      index=CLASSES)
 print(probs.round(1).to_string())
@@ -106,8 +105,7 @@ print(f"T = 1: the eight other classes share {others:.1f} %")
 # The cell below checks this on fixed, seeded logits (not on a trained model), so its output
 # is identical on every machine and in every profile.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 T = 3.0
 for C in (10, 100):
     g = torch.Generator().manual_seed(0)
@@ -140,8 +138,7 @@ for C in (10, 100):
 # scale whatever T is, so changing T does not secretly change the weight of the
 # distillation term. Again on fixed logits:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 g = torch.Generator().manual_seed(0)
 student = 2.0 * torch.randn(8, 10, generator=g)  # (B, C) fixed logits
 teacher = 2.0 * torch.randn(8, 10, generator=g)
@@ -315,7 +312,7 @@ curves.loc[[0.5, 1.0, 2.0, 3.0, 5.0, 10.0]].round(4)
 # about 1e-8, float rounding). Both losses train a student identically; only the KL is 0 when
 # the student matches the teacher, which makes it the easier number to read in a log.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 def soft_cross_entropy(student_logits, teacher_logits, T):
     """T² · mean over the batch of -Σ_c p_t log p_s: distillation as a cross-entropy."""
@@ -357,7 +354,7 @@ assert torch.allclose(grad_ce, grad_kl, atol=1e-6)
 # falls from 0.140 at T = 1 to 0.027 at T = 8, roughly halving at each doubling from T = 2
 # on); the loss's T² turns the 1/T into T.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 g = torch.Generator().manual_seed(0)  # the logits of section 3
 student = 2.0 * torch.randn(8, 10, generator=g)  # (B, C)
@@ -384,7 +381,7 @@ for T in (1.0, 2.0, 4.0, 8.0):
 # the student is asked to copy the teacher's logits up to a constant, and no longer its
 # probabilities.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 g = torch.Generator().manual_seed(0)  # the logits of section 3
 student = 2.0 * torch.randn(8, 10, generator=g)  # (B, C)
@@ -413,7 +410,7 @@ assert abs(kd_loss(student, teacher, 100.0) / limit - 1) < 0.01
 # classes the teacher rules out. Which direction a loss uses decides which mistakes it
 # punishes.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 T = 3.0
 forward = kd_loss(val_student, val_teacher, T).item()  # KL(p_teacher || p_student)

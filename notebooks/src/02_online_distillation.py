@@ -63,8 +63,7 @@ nb = course.setup(full_epochs=30)
 # The table below is what the library knows about each method's roles (a deterministic
 # check: it is the same on every machine).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import torch
 
 from okddip_edu import aggregation, methods
@@ -382,7 +381,7 @@ else:
 # Expected: your sum equals the library's `kd` to about 1e-5 (0.26 on this batch in the
 # quick profile: untrained networks nearly agree).
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 import torch.nn.functional as F
 
@@ -417,7 +416,7 @@ assert torch.allclose(by_hand, library, atol=1e-5)
 # (0.667 vs −0.083) against a standard error of 0.27 over 3 seeds: the one place in the quick
 # results where diversity visibly buys something, and only for the ensemble.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 if found is not None and nb.profile != "smoke":
     quick = pd.read_csv(found / "results.csv")
@@ -436,7 +435,7 @@ else:
 # Expected: on such a short run the two land within a few thousandths of each other in
 # `div_l2`; a single seed cannot tell them apart (notebook 06 explains why seeds matter).
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 short = dict(epochs=nb.pick(full=5, quick=3, smoke=1), train_subset=nb.pick(
     full=None, quick=1024, smoke=None))

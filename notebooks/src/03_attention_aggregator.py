@@ -154,8 +154,7 @@ print(f"targets t: {tuple(t.shape)} = (N, m, C)")
 # training used. Its forward pass on the same features and logits must give the same weights
 # and targets. (This cell prints the same text in every profile.)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 with torch.no_grad():
     t_lib, alpha_lib = att(h, z)
 torch.testing.assert_close(alpha_lib, alpha)
@@ -246,8 +245,7 @@ def gradients(detach: bool) -> dict:
     return {"W_q": att.query.weight.grad, "W_k": att.key.weight.grad, "to_peer1": to_peer1}
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for detach in (False, True):
     g = gradients(detach)
     print(f"detach={detach}:")
@@ -404,8 +402,9 @@ app.show()
 # **Honest scale note.** This is a ResNet-8 group trained for a few minutes on 4,085
 # CIFAR-10 images; its features (d = 64) and attention after 12 epochs are not those of a
 # ResNet-32 after 300 epochs on CIFAR-100, for which the paper reports a leader error of
-# 25.65 ± 0.15 % (about 74.3 % top-1; independent re-runs give 73.3 % to 74.7 %; the released
-# code reports the best epoch). The formulas, the shapes and the detach behaviour do not
+# 25.65 ± 0.15 % (74.35 % top-1, the best test epoch, as the released code reports it);
+# other published figures span 73.25 % (the PCL paper's re-run) to 74.71 % (a single rerun
+# by the authors), without saying which epoch. The formulas, the shapes and the detach behaviour do not
 # depend on scale.
 #
 # **Next**: [notebook 04](04_two_level_training.ipynb) adds the second level (the group
@@ -434,7 +433,7 @@ print(f"tiny runs: {tiny.dataset}, {tiny.train_subset} training images, {tiny.ar
 # Expected: rows still sum to 1, and the mean largest weight per row equals the
 # "with 1/sqrt(d/8)" value printed in section 2, below the unscaled one: flatter attention.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 class ScaledAttention(Attention):
     """OKDDip's attention with scores e_ab = q_a . k_b / sqrt(d/8)."""
@@ -468,7 +467,7 @@ print(f"mean largest weight per row: {peak_mine:.3f} scaled, {peak:.3f} unscaled
 # trained `Attention`'s weights, and every α_aa is exactly 0 (each row is spread over the
 # other two peers).
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 masked = fit(live.config(tiny, mask_diagonal=True), progress=False)
 for epoch, diag_e in masked.history[["epoch", "val_att_diag"]].itertuples(index=False):
@@ -496,7 +495,7 @@ print(alpha_m[0].detach().cpu().numpy().round(3))
 # SGD skips a parameter whose `.grad` is `None`, weight decay included), while the trunk has
 # moved and the mean diagonal still changes from epoch to epoch.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 cfg_d = live.config(tiny.replace(epochs=3), detach=True)
 detached = fit(cfg_d, progress=False)
@@ -523,7 +522,7 @@ assert detached.history["val_att_diag"].nunique() > 1
 # trained features still give scores of some size), but their diagonal is near 1/m: no
 # preference for the peer itself, unlike the trained attention of section 5.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 torch.manual_seed(nb.seed)
 untrained = Attention(d, factor=8).to(h.device)

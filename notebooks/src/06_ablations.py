@@ -43,7 +43,7 @@ from okddip_edu import course
 nb = course.setup(full_epochs=30)
 
 # %%
-%matplotlib inline
+# %matplotlib inline
 import tempfile
 from pathlib import Path
 
@@ -62,8 +62,7 @@ from okddip_edu import experiments, report, resources
 # suite but is trained once per seed, so the whole grid of 60 (suite, variant, seed) rows
 # needs 46 trainings.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 grid = []
 for name, variants in experiments.SUITES.items():
     jobs = experiments.expand(name, "quick")
@@ -438,8 +437,7 @@ for r in results[["dataset", "arch", "epochs"]].drop_duplicates().itertuples():
 # each. The paper trains ResNet-32 on the 50,000 CIFAR-100 training images for 300 epochs.
 # What the full run gives, from the sources listed in `assets/published/README.md`:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 try:
     paper = report.published_for("cifar100", "resnet32")
 except FileNotFoundError as err:  # the package installed without the repository
@@ -453,11 +451,13 @@ else:
 # %% [markdown]
 # How to read this against our tables:
 #
-# - the **band** for the OKDDip leader on CIFAR-100 / ResNet-32 is about 73.3 % to 74.7 %
-#   top-1 (the paper's Table 2: 25.65 ± 0.15 % error, i.e. 74.35 %; reproductions of the
-#   released code 26.0 ± 0.3 % error over 8 runs; the PCL paper's re-run 73.25 ± 0.38 %);
-# - the released code reports the **best** test epoch, so these are best-epoch numbers;
-#   the other sources do not say. A final-epoch number would be a little lower;
+# - the **band** for the OKDDip leader on CIFAR-100 / ResNet-32 runs from 73.25 % (the PCL
+#   paper's re-run, ± 0.38) to 74.71 % (a single rerun by the authors), with the paper's
+#   Table 2 at 25.65 ± 0.15 % error, i.e. 74.35 %, and reproductions of the released code
+#   at 26.0 ± 0.3 % error over 8 runs (printed above);
+# - the released code reports the **best** test epoch, so the paper's 74.35 % is a
+#   best-epoch number; the other sources do not say which epoch. A final-epoch number
+#   would be a little lower;
 # - the MCL-OKD rows use a cosine schedule with restarts, not the paper's step schedule,
 #   and give no standard deviation: they rank the methods of one codebase, not the paper's;
 # - the paper's ablation tables could not be checked, so no published number sits beside
@@ -569,7 +569,7 @@ fig
 # the same as the library's; more than 40 standard errors, the clearest effect of the
 # quick ablations.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 import math
 
@@ -592,7 +592,7 @@ assert math.isclose(diff, lib["diff"]) and (se != se or math.isclose(se, lib["se
 # the spread between seeds): the course's "cannot tell" is about the size of the effect,
 # not only about too few runs.
 
-# %% [solution]
+# %% tags=["solution"]
 #@title Solution
 if course_results is not None and {"okddip", "independent"} <= set(
         course_results.loc[course_results["suite"] == "methods", "variant"]):
