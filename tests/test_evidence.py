@@ -67,3 +67,14 @@ def test_every_claim_has_a_row_and_a_column_per_scale():
 def test_readme_holds_the_generated_table():
     assert not evidence.update_readme(ROOT / "README.md", check=True), (
         "README's evidence table is out of date: python -m okddip_edu.report.evidence README.md")
+
+
+def test_describe_difference_states_the_bound_of_a_cannot_tell():
+    from okddip_edu.report import describe_difference, difference
+
+    d = difference(results([59, 60, 61], [58.5, 59.5, 60.5]), "methods", "okddip", "baseline")
+    text = describe_difference(d)
+    assert "cannot tell them apart, and rule out a difference above +2.13 or below -1.13" in text
+    decided = describe_difference(difference(results([62, 63, 64], [58, 59, 60]), "methods",
+                                             "okddip", "baseline"))
+    assert "more than two standard errors (interval +2.37 to +5.63)" in decided

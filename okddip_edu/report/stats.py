@@ -94,7 +94,8 @@ def difference(results: pd.DataFrame, suite: str, a: str, b: str,
 
 
 def describe_difference(d: dict[str, Any]) -> str:
-    """One sentence on a :func:`difference`: its size against the seed-to-seed noise."""
+    """One sentence on a :func:`difference`: its size against the seed-to-seed noise, and the
+    interval diff ± 2 se it leaves (what a "cannot tell" still rules out)."""
     label = LABELS.get(d["column"], d["column"])
     top1 = "top1" in d["column"]
     unit, k = (" points", 2) if top1 else ("", _DIGITS.get(d["column"], 3))
@@ -103,8 +104,11 @@ def describe_difference(d: dict[str, Any]) -> str:
     if d["se"] != d["se"]:
         return head + "; one seed only, so the noise between seeds is unknown."
     size = abs(d["diff"]) / d["se"] if d["se"] > 0 else math.inf
-    verdict = ("more than two standard errors: a difference these seeds agree on"
-               if size > 2 else "within two standard errors: these seeds cannot tell them apart")
+    lo, hi = d["diff"] - 2 * d["se"], d["diff"] + 2 * d["se"]
+    verdict = (f"more than two standard errors (interval {lo:+.{k}f} to {hi:+.{k}f}): a "
+               "difference these seeds agree on" if size > 2 else
+               "within two standard errors: these seeds cannot tell them apart, and rule out "
+               f"a difference above {hi:+.{k}f} or below {lo:+.{k}f}")
     return f"{head}; standard error {d['se']:.{k}f}, {verdict} (a rough guide, not a test)."
 
 
