@@ -1,8 +1,9 @@
 r"""Curves over epochs: training curves of one run, a metric across runs, live plots.
 
     fig = training_curves(result.history)          # accuracy | CE, total | distillation
-    fig = metric_curves(histories, "val_div_l2")   # one line per variant, band over seeds
+    fig = metric_curves(histories, "val_div_l2")   # one line per variant, mean ± std band
     fit(cfg, on_epoch_end=LivePlot())              # redraws the training curves every epoch
+    LivePlot.from_history(history)                 # the same figure from a finished run
 
 Every builder takes a history DataFrame (one row per epoch, the columns written by
 :func:`okddip_edu.engine.fit`) and returns a plotly ``go.Figure``. Each trace keeps the
@@ -247,7 +248,9 @@ class LivePlot:
     latest figure, so the object is tested by calling it directly.
 
     A finished run (a shipped one, or ``result.history``) gives the same figure without
-    training: ``LivePlot.from_history(history, title="OKDDip")``.
+    training, drawn once: ``LivePlot.from_history(history, title="OKDDip")``.
+    (:func:`okddip_edu.pretrained.fit_or_load` with ``on_epoch_end=LivePlot()`` instead
+    replays the epochs through the live plot, one redraw per epoch, to the same end.)
     """
 
     def __init__(self, title: str | None = None, every: int = 1, display: bool = True):
