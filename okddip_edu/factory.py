@@ -103,6 +103,11 @@ def build_method(cfg: Config, num_classes: int) -> Method:
 
 def build(cfg: Config, num_classes: int) -> tuple[nn.Module, Method]:
     """A fresh model and method for ``cfg`` (seed torch first for reproducible weights)."""
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg={type(cfg).__name__} is not valid; it must be a Config "
+                        "(okddip_edu.preset(...))")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes={num_classes!r} is not valid; it must be an integer >= 2")
     model, method = build_model(cfg, num_classes), build_method(cfg, num_classes)
     init_linear(cfg, model, method)
     return model, method

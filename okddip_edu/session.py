@@ -16,6 +16,7 @@ both run this sequence, so they check, save and resume runs alike. Only the proc
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from torch import nn
 from . import data, hardware, health, precision, rundir
 from .checkpoint import FORMAT, CheckpointError, load_checkpoint, nonfinite, restore, save_atomic
 from .config import Config
-from .factory import build
+from .factory import build, num_classes_of
 from .methods import Method
 from .optim import learning_rate, make_optimizer
 
@@ -117,8 +118,7 @@ def open_session(cfg: Config, out_dir: str | Path | None, resume: bool,
     ``load`` reads the dataset when ``splits`` is not given; ``convert`` rewrites the model
     and method before the optimizer sees them (DDP's synchronised BatchNorm).
     """
-    if resume and out_dir is None:
-        raise ValueError("resume=True needs out_dir, the run directory to continue")
+    check_arguments(cfg, out_dir, resume, splits)
     device = device or resolve_device(cfg.device)
     splits = data.apply_subset(splits, cfg.train_subset) if splits is not None else load(cfg)
     check_labels(splits)
@@ -156,6 +156,25 @@ def open_session(cfg: Config, out_dir: str | Path | None, resume: bool,
     if out and writes:
         rundir.write_text(out / "config.json", cfg.to_json())
     return s
+
+
+def check_arguments(cfg: Config, out_dir, resume: bool, splits) -> None:
+    """What ``fit`` is given, checked before anything is loaded or written (one line each)."""
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg={type(cfg).__name__} is not valid; it must be a Config "
+                        "(okddip_edu.preset(...))")
+    if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir={type(out_dir).__name__} is not valid; it must be a path "
+                        "or None")
+    if not isinstance(resume, bool):
+        raise TypeError(f"resume={resume!r} is not valid; use True or False")
+    if resume and out_dir is None:
+        raise ValueError("resume=True needs out_dir, the run directory to continue")
+    if resume and not (Path(out_dir) / "checkpoint.pt").is_file():
+        raise ValueError(f"resume=True is not valid here: no checkpoint in {out_dir}; call "
+                         "without resume to start the run")
+    if splits is not None:
+        data.check_splits(splits, num_classes_of(cfg.dataset))
 
 
 def _restore(s: Session, state: dict) -> None:

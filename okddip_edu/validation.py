@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # never runs: type checkers only
 
 MAX_WIDTH = 256  # ResNet-32 at width 256 is 120 M parameters; wider does not fit a GPU's step
 MAX_SEED = 2**31 - 1  # seeds derived per epoch (seed x 1,000,003 + epoch) stay in int64
+FLOAT32_MAX = 3.4e38  # every real-valued field becomes a float32 in torch (largest 3.4028e38)
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
@@ -40,6 +41,8 @@ def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
 
 def _number(name: str, value: Any, *, low: float, high: float = math.inf,
             low_open: bool = False) -> None:
+    """A real number in the range; never above :data:`FLOAT32_MAX`, since torch turns it into
+    a float32 (SGD's lr and weight decay, the temperature) and would overflow."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if ok:
         ok = (value > low if low_open else value >= low) and value <= high
@@ -48,6 +51,9 @@ def _number(name: str, value: Any, *, low: float, high: float = math.inf,
         upper = "" if high == math.inf else f" and <= {high}"
         raise ValueError(f"{name}={value!r} is not valid; it must be a finite number "
                          f"{bound}{upper}")
+    if abs(value) > FLOAT32_MAX:
+        raise ValueError(f"{name}={value!r} is not valid; it must be at most {FLOAT32_MAX:g} "
+                         "(torch holds it as a float32)")
 
 
 def validate(cfg: Config) -> None:
@@ -91,6 +97,11 @@ def validate(cfg: Config) -> None:
         value = getattr(cfg, name)
         if not isinstance(value, bool):
             raise ValueError(f"{name}={value!r} is not valid; use True or False")
+    for name in ("teacher", "npz", "data_root"):
+        value = getattr(cfg, name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name}={value!r} is not valid; it must be a path as a string, "
+                             "or None")
     if cfg.ramp is not None and not isinstance(cfg.ramp, bool):
         raise ValueError(f"ramp={cfg.ramp!r} is not valid; use True, False or None (as released)")
     _choice("init", cfg.init, INITS)
@@ -98,6 +109,9 @@ def validate(cfg: Config) -> None:
     if cfg.dropout is not None:
         _number("dropout", cfg.dropout, low=0.0, high=0.99)
     _check_fidelity_switches(cfg)
+    if not isinstance(cfg.milestones, (tuple, list)):
+        raise ValueError(f"milestones={cfg.milestones!r} is not valid; give a tuple of epoch "
+                         "numbers, e.g. (150, 225)")
     if not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in cfg.milestones):
         raise ValueError(f"milestones={cfg.milestones!r} is not valid; use positive epoch numbers")
     if any(a >= b for a, b in zip(cfg.milestones, cfg.milestones[1:])):

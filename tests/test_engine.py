@@ -194,9 +194,11 @@ def test_interrupted_and_resumed_run_equals_uninterrupted_run(toy, tmp_path):
     assert (out / "final.json").exists()
 
 
-def test_resume_without_a_checkpoint_starts_fresh(toy, tmp_path):
-    result = fit(tiny(epochs=1), tmp_path / "new", resume=True, splits=toy, progress=False)
-    assert len(result.history) == 1
+def test_resume_without_a_checkpoint_is_refused(toy, tmp_path):
+    """As on the command line: resume=True on a folder without a checkpoint trains nothing."""
+    with pytest.raises(ValueError, match="resume=True is not valid here: no checkpoint"):
+        fit(tiny(epochs=1), tmp_path / "new", resume=True, splits=toy, progress=False)
+    assert not (tmp_path / "new" / "history.csv").exists()
 
 
 def test_corrupt_checkpoint_gives_a_clear_error(toy, tmp_path):

@@ -18,7 +18,7 @@ from .loaders import DeviceLoader, channel_stats, normalize, random_crop_flip, r
 from .sources import (CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, ENV_DATA,
                       SUBSET_SHA256, data_root, file_sha256, load, load_cifar, load_npz,
                       load_subset_images, subset_indices)
-from .splits import Splits, apply_subset, stratified_holdout, synthetic
+from .splits import Splits, apply_subset, check_splits, stratified_holdout, synthetic
 from .subset import (CIFAR10_CLASSES, ENV_NPZ, ENV_OFFLINE, SUBSET_PER_BATCH,
                      DataUnavailableError)
 
@@ -26,6 +26,7 @@ __all__ = [
     "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "CIFAR100_MEAN", "CIFAR100_STD",
     "ENV_DATA", "ENV_NPZ", "ENV_OFFLINE", "SUBSET_PER_BATCH", "SUBSET_SHA256",
     "DataUnavailableError", "DeviceLoader", "Splits", "apply_subset", "channel_stats",
+    "check_splits",
     "data_root", "file_sha256", "load", "load_cifar", "load_npz", "load_subset_images",
     "normalize", "random_crop_flip", "reference_loader", "stratified_holdout",
     "subset_indices", "synthetic",

@@ -72,3 +72,36 @@ def apply_subset(splits: Splits, n: int | None) -> Splits:
     if n is None or n >= len(splits.train_y):
         return splits
     return dataclasses.replace(splits, train_x=splits.train_x[:n], train_y=splits.train_y[:n])
+
+
+def check_splits(splits, num_classes: int | None = None) -> None:
+    """``splits`` as :func:`okddip_edu.engine.fit` needs it, or one line saying what is not:
+
+    a :class:`Splits`; images uint8 tensors (N, 3, H, W) (0..255: floats in [0, 1] would be
+    normalised as if they were 0..255); labels integer tensors (N,), one per image, in
+    0..C-1; C an integer >= 2, equal to ``num_classes`` (the config's dataset) when given.
+    """
+    if not isinstance(splits, Splits):
+        raise TypeError(f"splits={type(splits).__name__} is not valid; it must be a "
+                        "okddip_edu.data.Splits (e.g. okddip_edu.data.load(cfg)) or None")
+    c = splits.num_classes
+    if isinstance(c, bool) or not isinstance(c, int) or c < 2:
+        raise ValueError(f"splits.num_classes={c!r} is not valid; it must be an integer >= 2")
+    if num_classes is not None and c != num_classes:
+        raise ValueError(f"splits.num_classes={c} is not valid for this config: its dataset "
+                         f"has {num_classes} classes, and a run must predict its dataset's")
+    for part in ("train", "val"):
+        x, y = getattr(splits, f"{part}_x"), getattr(splits, f"{part}_y")
+        if not isinstance(x, torch.Tensor) or x.dtype != torch.uint8 or x.ndim != 4 \
+                or x.shape[1] != 3:
+            what = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else \
+                type(x).__name__
+            raise ValueError(f"splits.{part}_x={what} is not valid; it must be a uint8 tensor "
+                             "(N, 3, H, W) of 0..255 pixels")
+        if not isinstance(y, torch.Tensor) or y.ndim != 1 or len(y) != len(x):
+            what = f"shape {tuple(y.shape)}" if isinstance(y, torch.Tensor) else \
+                type(y).__name__
+            raise ValueError(f"splits.{part}_y={what} is not valid; it must be a tensor of "
+                             f"{len(x)} labels, one per image")
+        if len(y) == 0:
+            raise ValueError(f"splits.{part}_y is empty; a run needs {part} images")

@@ -8,6 +8,7 @@ Small CPU-friendly settings come from the same code: ``build("resnet8", width=8,
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from torch import nn
@@ -39,6 +40,8 @@ def backbone(name: str, width: int = 16, **options) -> Backbone:
     """Architecture ``name`` cut into trunk and branch; ``options``: its own switches."""
     if name not in BACKBONES:
         raise ValueError(f"arch={name!r} is not valid; choose one of: {', '.join(BACKBONES)}")
+    if isinstance(width, bool) or not isinstance(width, int) or width < 2:
+        raise ValueError(f"width={width!r} is not valid; it must be an integer >= 2")
     try:
         return BACKBONES[name](width, **options)
     except TypeError as err:  # an option this network does not have
@@ -58,6 +61,10 @@ def build(name: str, num_classes: int = 100, branches: int = 4, layout: str = "b
     for key, value in (("branches", branches), ("num_classes", num_classes), ("width", width)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key}={value!r} is not valid; it must be an integer >= 1")
+    if isinstance(trunk_grad_scale, bool) or not isinstance(trunk_grad_scale, (int, float)) \
+            or not math.isfinite(trunk_grad_scale):
+        raise ValueError(f"trunk_grad_scale={trunk_grad_scale!r} is not valid; it must be a "
+                         "finite number")
     return make_group(backbone(name, width, **options), num_classes, branches, layout,
                       trunk_grad_scale, leader=leader, conv_init=conv_init)
 
