@@ -164,12 +164,20 @@ print("grad falls by", ", ".join(f"{r:.2f}" for r in shrink), "at each doubling 
 # - a **student**: the same network trained for a single epoch from another seed, still
 #   uncertain, so that there is something to distil.
 #
-# `fit` shows a progress bar per epoch; the history has one row per epoch.
+# `fit` shows a progress bar per epoch; the history has one row per epoch. Both runs ship
+# with the package, trained, so by default `pretrained.fit_or_load` loads them in seconds;
+# set `TRAIN_LIVE = True` to train them here (the instructor guide lists how long that
+# takes).
 
 # %%
-teacher_run = fit(nb.config(method="baseline"))
+from okddip_edu import pretrained
+
+TRAIN_LIVE = False  # True: train the teacher and the student here
+
+teacher_run = pretrained.fit_or_load(nb.config(method="baseline"), train_live=TRAIN_LIVE)
 splits = teacher_run.splits  # reuse the loaded data for the second run
-student_run = fit(nb.config(method="baseline", epochs=1, seed=1), splits=splits)
+student_run = pretrained.fit_or_load(nb.config(method="baseline", epochs=1, seed=1),
+                                     train_live=TRAIN_LIVE, splits=splits)
 print(f"teacher: {teacher_run.final['val_top1_leader']:.1f}% validation top-1 "
       f"after {teacher_run.config.epochs} epochs")
 print(f"student: {student_run.final['val_top1_leader']:.1f}% validation top-1 after 1 epoch")
