@@ -186,12 +186,13 @@ print(f"deployed (trunk + leader): {deployed:,} parameters, "
 #
 # - **left**: validation top-1 accuracy of the **leader**, the **peer ensemble** (the mean
 #   of the three peers' logits) and every branch (dotted; branch 3 is the leader);
-# - **right**: the loss terms averaged over the epoch: `CE (L_gt)` (the cross-entropy of all
+# - **middle**: the loss terms averaged over the epoch: `CE (L_gt)` (the cross-entropy of all
 #   four branches, summed) and the `total` minimised, L_gt + λ w(e) (L_dis1 + L_dis2), where
 #   the ramp-up w(e) grows from e^-5 to 1 and λ = 1 is the distillation weight (the config
-#   field `alpha`); and, on their own axis because they are a hundred times smaller,
-#   `L_dis1` (peers learning from their attention targets) and `L_dis2` (the leader learning
-#   from the peer ensemble).
+#   field `alpha`);
+# - **right**, on their own axis because they are about a hundred times smaller: `L_dis1`
+#   (peers learning from their attention targets) and `L_dis2` (the leader learning from the
+#   peer ensemble), before λ w(e) weighs them.
 
 # %%
 from okddip_edu import pretrained
@@ -394,7 +395,7 @@ assert f_trunk > f_branch and p_trunk < p_branch
 # epochs. Use `okddip_edu.losses.ramp_up` to compute w(e) for the epochs of the run of
 # section 3 (its ramp-up length L is `cfg.rampup`), check the values against the formula
 # w(e) = exp(−5 (1 − min(e, L)/L)²) and against the weight the run logged (`history["w"]`,
-# which is `cfg.alpha` × w(e)), and find the first epoch with at least half the weight.
+# which is λ w(e) with λ = `cfg.alpha`), and find the first epoch with at least half the weight.
 #
 # Expected: w(0) = e^−5 ≈ 0.0067 and w(e) = 1 from e = L on, the same values the run logged.
 # In the quick profile (L = 4) the epochs 0 to 4 get 0.0067, 0.0601, 0.2865, 0.7316 and 1,

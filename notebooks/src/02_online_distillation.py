@@ -49,10 +49,12 @@ nb = course.setup(full_epochs=30)
 # | **independent** | 4 branches on a shared trunk | L = Σ_i CE(z_i, y) | `ce` |
 # | **DML** (Zhang et al. 2018) | 4 separate networks | L = Σ_k [CE(z_k, y) + KL_T(z̄_{−k} → z_k)], with z̄_{−k} = (1/(n−1)) Σ_{j≠k} z_j the mean of the *other* peers' logits; no ramp-up, as in the released `train_DML.py` | `ce`, `kd` |
 # | **CL-ILR** (Song & Chai 2018) | 4 branches on a shared trunk | the same target as DML, ramped up by w(e), plus *backward rescaling*: the gradient reaching the trunk is divided by n | `ce`, `kd` |
-# | **ONE** (Lan et al. 2018) | 4 branches on a shared trunk | g = softmax(ReLU(BN(Linear(GAP(trunk))))), z_e = Σ_i g_i z_i; L = Σ_i CE(z_i, y) + CE(z_e, y) + w(e) Σ_i KL_T(z_e → z_i) | `ce`, `ce_teacher`, `kd` |
-# | **OKDDip** (Chen et al. 2020) | 3 peers + 1 leader on a shared trunk | t_a = Σ_b α_ab z_b (attention); L = Σ_i CE(z_i, y) + w(e) [Σ_a KL_T(t_a → z_a) + KL_T(mean_a z_a → z_leader)] | `ce`, `dis1`, `dis2` |
+# | **ONE** (Lan et al. 2018) | 4 branches on a shared trunk | g = softmax(ReLU(BN(Linear(GAP(trunk))))), z_e = Σ_i g_i z_i; L = Σ_i CE(z_i, y) + CE(z_e, y) + λ w(e) Σ_i KL_T(z_e → z_i) | `ce`, `ce_teacher`, `kd` |
+# | **OKDDip** (Chen et al. 2020) | 3 peers + 1 leader on a shared trunk | t_a = Σ_b α_ab z_b (attention); L = Σ_i CE(z_i, y) + λ w(e) [Σ_a KL_T(t_a → z_a) + KL_T(mean_a z_a → z_leader)] | `ce`, `dis1`, `dis2` |
 #
-# Every method also returns `total`, the quantity minimised. The key difference is the
+# λ is the distillation weight (the config field `alpha`, 1 in every preset; α is kept for
+# the attention weights α_ab). Every method also returns `total`, the quantity minimised.
+# The key difference is the
 # **target** each peer is pulled towards:
 #
 # - independent branches: no target, only the labels;

@@ -302,9 +302,10 @@ history = result.history
 
 # %% [markdown]
 # **What to notice** (numbers from the run stored with this notebook, quick profile, seed 0).
-# - On the right, `total` is almost exactly `CE (L_gt)` all the way: in the first epochs
-#   because w(e) is near 0, and afterwards because `L_dis1` and `L_dis2` are tiny (a few
-#   hundredths at most, against a summed cross-entropy of about 5 to 8: the table below).
+# - In the middle panel, `total` is almost exactly `CE (L_gt)` all the way: in the first
+#   epochs because w(e) is near 0, and afterwards because `L_dis1` and `L_dis2` (right
+#   panel, their own axis) are tiny (a few hundredths at most, against a summed
+#   cross-entropy of about 5 to 8: the table below).
 #   The branches share a trunk and learn from each other, and at T = 3 their softened
 #   predictions sit close to their targets.
 # - On the left, the leader and the peers climb together, and the ensemble is no better
