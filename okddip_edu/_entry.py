@@ -9,9 +9,12 @@ from .constants import STARTING  # shared with cli.py, which must not import thi
 
 
 def main() -> int:
-    try:
-        from .cli import main as cli_main
-        return cli_main()
-    except KeyboardInterrupt:  # the command itself catches its own, with its own line
-        print(STARTING, file=sys.stderr)
-        return 130
+    from .signals import exit_status, terminate_as_interrupt
+
+    with terminate_as_interrupt():  # SIGTERM while starting: the same line, exit 143
+        try:
+            from .cli import main as cli_main
+            return cli_main()
+        except KeyboardInterrupt as err:  # the command itself catches its own
+            print(STARTING, file=sys.stderr)
+            return exit_status(err)

@@ -15,10 +15,11 @@ import json
 import re
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import rundir
+from . import rundir, signals
 from .config import PRESETS, Config
 
 # Modules that add their own sub-command through ``register(subparsers)``.
@@ -78,10 +79,14 @@ def config_from_args(args: argparse.Namespace, preset_name: str) -> Config:
     from .validation import ignored_flags
 
     given = given_fields(args)
-    cfg = preset(preset_name, **given)
+    with warnings.catch_warnings(record=True) as caught:  # refused below, or shown after
+        warnings.simplefilter("always")
+        cfg = preset(preset_name, **given)
     ignored = ignored_flags(cfg, given)
     if ignored:
         raise CLIError("; ".join(ignored))
+    for w in caught:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return cfg
 
 
@@ -122,6 +127,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{cfg.method}-{cfg.arch}-{cfg.dataset}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
     if args.resume and not (out / "checkpoint.pt").exists():
         raise CLIError(f"--resume: no checkpoint in {out}; run without --resume to start it")
+    args.run_out = out  # what an interruption's line speaks of
     main = is_main_process()  # under torchrun only rank 0 prints
     if main:
         branches = f"{cfg.num_branches} branch{'es' if cfg.num_branches > 1 else ''}"
@@ -251,12 +257,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return _main(argv)
-    except KeyboardInterrupt:  # while loading the command's modules: nothing ran yet
-        from .constants import STARTING
-        print(STARTING, file=sys.stderr)
-        return 130
+    with signals.terminate_as_interrupt():  # SIGTERM: one line and exit 143, as Ctrl-C
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as err:  # while loading the command's modules: nothing ran
+            from .constants import STARTING
+            print(STARTING, file=sys.stderr)
+            return signals.exit_status(err)
+
+
+def interrupted(args: argparse.Namespace, err: BaseException) -> str:
+    """The one line after Ctrl-C or SIGTERM: what is kept and how to go on."""
+    head = f"okddip-edu {args.command}: {signals.what(err)}"
+    out = getattr(args, "run_out", None)
+    if args.command == "train" and out is not None and not (out / "checkpoint.pt").exists():
+        return (f"{head} before the first epoch finished, so there is nothing to resume: run "
+                "the same command without --resume to start over")
+    if args.command == "train":
+        return f"{head}; the last finished epoch is saved (continue with --resume)"
+    if args.command == "ablate":
+        return f"{head}; finished runs are kept (run the same command to continue)"
+    return f"{head}; run the same command again"
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -272,17 +293,15 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"okddip-edu {args.command}: error: unrecognized arguments: {' '.join(extras)} "
               "(see --help)", file=sys.stderr)
         return 2
-    expected = (CLIError, ValueError, FileNotFoundError, FileExistsError, CheckpointError,
-                DataUnavailableError)
+    expected = (CLIError, ValueError, OSError, CheckpointError, DataUnavailableError)
     try:
         return int(args.func(args) or 0)
     except expected as err:
         print(f"okddip-edu {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"okddip-edu {args.command}: interrupted; the last finished epoch is saved "
-              "(continue with --resume)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        print(interrupted(args, err), file=sys.stderr)
+        return signals.exit_status(err)
     except RuntimeError as err:  # includes TrainingDiverged
         if type(err).__name__ == "TrainingDiverged":
             print(f"okddip-edu {args.command}: error: {err}", file=sys.stderr)

@@ -84,7 +84,7 @@ def build_method(cfg: Config, num_classes: int) -> Method:
     elif cfg.method == "dml":
         common.update(target=cfg.dml_target)
     elif cfg.method == "kd":
-        teacher, teacher_method, teacher_cfg = load_run(cfg.teacher)
+        teacher, teacher_method, teacher_cfg = load_teacher(cfg.teacher)
         if num_classes_of(teacher_cfg.dataset) != num_classes:
             theirs = num_classes_of(teacher_cfg.dataset)
             raise ValueError(f"teacher {cfg.teacher} predicts {theirs} classes "
@@ -111,6 +111,19 @@ def build(cfg: Config, num_classes: int) -> tuple[nn.Module, Method]:
     model, method = build_model(cfg, num_classes), build_method(cfg, num_classes)
     init_linear(cfg, model, method)
     return model, method
+
+
+def load_teacher(run_dir: str) -> tuple[nn.Module, Method, Config]:
+    """A KD student's teacher (:func:`load_run`); a missing or broken one is named as the
+    teacher, with where it was looked for (a relative path is read from the current folder)."""
+    from .checkpoint import CheckpointError
+
+    try:
+        return load_run(run_dir)
+    except (FileNotFoundError, CheckpointError) as err:
+        where = Path(run_dir).absolute()
+        raise type(err)(f"the KD teacher {run_dir} (looked for at {where}) cannot be loaded: "
+                        f"{err}") from None
 
 
 def num_classes_of(dataset: str) -> int:

@@ -27,6 +27,9 @@ import torch
 from . import __version__, hardware
 
 
+NAME_MAX = 255  # bytes in one file or folder name (ext4, APFS, NTFS)
+
+
 class RunDirError(ValueError):
     """A run directory that cannot be written or read; the message names the file."""
 
@@ -35,6 +38,10 @@ def check_out_dir(path: str | os.PathLike, create: bool = True) -> Path:
     """``path`` as a folder this process can write into (created if missing, unless not
     ``create``), or one line saying why not: a file in the way, or no permission."""
     path = Path(path)
+    longest = max(path.parts, key=len, default="")
+    if len(longest.encode()) > NAME_MAX:
+        raise RunDirError(f"output folder name {longest[:40]}... is not valid: it has "
+                          f"{len(longest.encode())} bytes; a file system allows {NAME_MAX}")
     for parent in [path, *path.parents]:
         if parent.exists():
             if not parent.is_dir():
@@ -44,8 +51,22 @@ def check_out_dir(path: str | os.PathLike, create: bool = True) -> Path:
                                   "by this user; choose another --out")
             break
     if create:
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise RunDirError(f"output folder {path} is not valid: {err.strerror}") from None
     return path
+
+
+RUN_FILES = ("config.json", "history.csv", "checkpoint.pt", "checkpoint.pt.tmp", "final.json")
+
+
+def check_run_files(out: Path) -> None:
+    """Each file of a run directory is a file (or absent): a folder in its place is one line."""
+    for name in RUN_FILES:
+        if (out / name).is_dir():
+            raise RunDirError(f"{out / name} is a folder, not the run's file; remove it to "
+                              "continue the run")
 
 
 def write_text(path: Path, text: str) -> None:

@@ -128,6 +128,7 @@ def open_session(cfg: Config, out_dir: str | Path | None, resume: bool,
     out = None
     if out_dir is not None:
         out = rundir.check_out_dir(out_dir) if writes else Path(out_dir)
+        rundir.check_run_files(out)
     ckpt = out / "checkpoint.pt" if out else None
     if out and ckpt.exists() and not resume:
         raise FileExistsError(f"{out} already holds a run; pass resume=True (--resume) to "

@@ -83,3 +83,96 @@ def test_good_splits_still_train(tmp_path):
 def test_float_logits_of_a_model_built_at_the_minimum_width():
     out = models.build("resnet8", num_classes=10, branches=2, width=2)(torch.zeros(2, 3, 32, 32))
     assert out.logits.shape == (2, 2, 10)
+
+
+# --- locks: made in one step, stale ones told apart and taken over --------------------------
+def _lock_jobs(tmp_path):
+    from okddip_edu.experiments import expand
+
+    return expand("detach", "smoke", 1, tmp_path, dataset="synthetic", width=2,
+                  train_subset=64, batch_size=32, device="cpu")
+
+
+def _foreign_lock(run_dir, content, age_s=60.0):
+    import os
+    import time
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / ".lock").write_text(content)
+    old = time.time() - age_s
+    os.utime(run_dir / ".lock", (old, old))
+
+
+@pytest.mark.parametrize("content,why", [
+    ('{"host": "HOST", "pid": 1, "start": -5.0}', "belongs to another process"),
+    ("1", "not an okddip-edu worker"),  # an older lock: a bare pid, live but unrelated
+    ('{"host": "HOST", "pid": 1, "start": null}', "not an okddip-edu worker"),
+    ('{"host": "HOST", "pid": 999999999, "start": 1.0}', "is gone"),
+    ("", "empty or unreadable"),
+    ('{"pid": "x"}', "empty or unreadable"),
+])
+def test_a_stale_lock_is_taken_over_with_one_line(content, why, tmp_path):
+    import socket
+
+    from okddip_edu.experiments import RunLock, run_suite, status
+
+    jobs = _lock_jobs(tmp_path)
+    _foreign_lock(jobs[0].run_dir, content.replace("HOST", socket.gethostname()))
+    said = []
+    run_suite(jobs, tmp_path, progress=False, log=said.append)
+    assert all(status(j) == "done" for j in jobs)
+    took = [line for line in said if "took over its lock" in line]
+    assert len(took) == 1 and why in took[0], said
+    assert not (jobs[0].run_dir / ".lock").exists() and RunLock(jobs[0].run_dir).owner() is None
+
+
+@pytest.mark.parametrize("content", [
+    '{"host": "another-machine", "pid": 1, "start": 1.0}',  # cannot be checked: trusted
+    "",  # unreadable but fresh: an older version may be writing its owner now
+])
+def test_a_lock_that_may_be_live_is_passed_by(content, tmp_path):
+    from okddip_edu.experiments import run_suite, status
+
+    jobs = _lock_jobs(tmp_path)
+    _foreign_lock(jobs[0].run_dir, content, age_s=0.0)
+    said = []
+    run_suite(jobs, tmp_path, progress=False, log=said.append)
+    assert status(jobs[0]) != "done" and status(jobs[1]) == "done"
+    assert any("passed by" in line for line in said)
+
+
+def test_the_lock_of_a_live_owner_holds_and_is_never_empty(tmp_path):
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from okddip_edu.experiments import RunLock
+    from okddip_edu.experiments.locks import process_start
+
+    first = RunLock(tmp_path / "a")
+    assert first.acquire()
+    owner = json.loads((tmp_path / "a" / ".lock").read_text())  # whole from the start
+    assert owner["pid"] == os.getpid() and owner["start"] == process_start(os.getpid())
+    first.release()
+    assert not list((tmp_path / "a").glob(".lock*"))  # nothing left, no temporary file
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "b").mkdir()
+        (tmp_path / "b" / ".lock").write_text(json.dumps(
+            {"host": socket.gethostname(), "pid": live.pid, "start": process_start(live.pid)}))
+        assert not RunLock(tmp_path / "b").acquire()  # a live owner keeps its run
+    finally:
+        live.kill()
+        live.wait()
+    assert RunLock(tmp_path / "b").acquire()  # and once it is gone, the run is taken over
+
+
+def test_a_fresh_lock_made_during_a_takeover_is_put_back(tmp_path):
+    from okddip_edu.experiments import RunLock
+
+    lock = RunLock(tmp_path)
+    (tmp_path / ".lock").write_text('{"host": "h", "pid": 5, "start": 1.0}')
+    assert not lock._take_away("what was judged stale, before another worker replaced it")
+    assert (tmp_path / ".lock").read_text() == '{"host": "h", "pid": 5, "start": 1.0}'

@@ -55,6 +55,9 @@ def _torchvision_cifar(name: str, root: Path, train: bool, download: bool):
     return cls(str(root), train=train, download=download)
 
 
+_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
+
+
 def _download_help(name: str, root: Path, err: Exception) -> DataUnavailableError:
     archive = "cifar-10-python.tar.gz" if name == "cifar10" else "cifar-100-python.tar.gz"
     return DataUnavailableError(
@@ -65,7 +68,14 @@ def _download_help(name: str, root: Path, err: Exception) -> DataUnavailableErro
 
 
 def load_cifar(name: str, root: Path, download: bool = True) -> Splits:
-    """CIFAR-10 or CIFAR-100 through torchvision; validation = the official test set."""
+    """CIFAR-10 or CIFAR-100 through torchvision; validation = the official test set.
+    With ``$OKDDIP_OFFLINE`` set nothing is downloaded (and no folder is made)."""
+    if subset.offline():
+        if not (root / _FOLDERS[name]).is_dir():
+            raise DataUnavailableError(
+                f"{name} is not in {root} and ${subset.ENV_OFFLINE} is set, so it is not "
+                f"downloaded; unset it, or put the extracted {_FOLDERS[name]} folder there")
+        download = False
     try:
         train = _torchvision_cifar(name, root, True, download)
         test = _torchvision_cifar(name, root, False, download)
@@ -94,11 +104,20 @@ def load_npz(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
         raise DataUnavailableError(f"no such .npz file: {path}")
     try:
         with np.load(path) as d:
+            if not hasattr(d, "files"):  # a bare .npy array, not an archive of named arrays
+                raise ValueError("it holds one array, not named arrays x and y")
             x, y = d["x"], d["y"]
     except KeyError as err:
         raise DataUnavailableError(f"{path} must hold arrays 'x' and 'y' (missing {err})") from err
     except Exception as err:
-        raise DataUnavailableError(f"{path} is not a readable .npz file: {err}") from err
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if "allow_pickle" in first:
+            first = "it holds pickled Python objects, which are not loaded (they can run code)"
+        raise DataUnavailableError(f"{path} is not a readable .npz file: {first}") from None
+    for name, value in (("x", x), ("y", y)):
+        if not isinstance(value, np.ndarray):
+            raise DataUnavailableError(f"{path}: member {name!r} is not a numpy array (.npy); "
+                                       "save the file with numpy.savez(path, x=..., y=...)")
     if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (3, 32, 32):
         raise DataUnavailableError(f"{path}: 'x' must be uint8 of shape (N, 3, 32, 32), "
                                    f"got {x.dtype} {x.shape}")

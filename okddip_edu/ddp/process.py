@@ -20,9 +20,23 @@ import torch
 import torch.distributed as dist
 
 
+def env_int(name: str, default: int) -> int:
+    """An integer ``torchrun`` variable (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``); one line
+    when it is not one."""
+    text = os.environ.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"{name}={text!r} is not valid; it must be an integer >= 0 (torchrun "
+                         "sets it; unset it to run one process)")
+    return value
+
+
 def world_size() -> int:
     """N as ``torchrun`` set it (1 when started as a plain single process)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return env_int("WORLD_SIZE", 1)
 
 
 def launched() -> bool:
@@ -34,7 +48,7 @@ def is_main_process() -> bool:
     """Rank 0 (or a plain single process): the one that prints and writes files."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank() == 0
-    return int(os.environ.get("RANK", "0")) == 0
+    return env_int("RANK", 0) == 0
 
 
 @dataclass
@@ -67,7 +81,7 @@ def device_for(name: str, local_rank: int) -> torch.device:
 
 def start(device_name: str = "auto") -> Process:
     """Join (or reuse) the process group; return who this process is and its device."""
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local_rank = env_int("LOCAL_RANK", 0)
     device = device_for(device_name, local_rank)
     owns = False
     if not dist.is_initialized():

@@ -8,7 +8,7 @@ from typing import Iterator
 
 from .. import rundir
 from ..config import PRESETS
-from .executors import add_executor_flags, run_on_ray
+from .executors import add_executor_flags, check_executor_flags, run_on_ray
 from .runner import run_suite
 from .suites import SUITES, Job, expand, recorded_runs, status
 
@@ -36,6 +36,7 @@ def register(sub) -> None:
 
 
 def cmd_ablate(args) -> int:
+    check_executor_flags(args)
     rundir.check_out_dir(args.out, create=not args.dry_run)
     names = list(SUITES) if args.suite == "all" else [args.suite]
     jobs: list[Job] = []
@@ -62,7 +63,7 @@ def cmd_ablate(args) -> int:
 
 def only_variants(jobs: list[Job], suites: list[str], variants: str | None) -> list[Job]:
     """Keep the jobs of the named variants; an unknown name is an error naming the known."""
-    if not variants:
+    if variants is None:
         return jobs
     wanted = [v.strip() for v in variants.split(",") if v.strip()]
     known = list(dict.fromkeys(v.name for s in suites for v in SUITES[s]))

@@ -12,6 +12,7 @@ Both write the same run directories and the same ``results.csv`` and ``histories
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 
@@ -30,6 +31,20 @@ def add_executor_flags(p) -> None:
                    "its last checkpoint (default: 2)")
 
 
+def check_executor_flags(args) -> None:
+    """The Ray flags' values, checked whichever executor runs (a bad value is never silent)."""
+    from ..cli import CLIError
+
+    for flag, value, ok, allowed in (
+            ("--retries", args.retries, args.retries >= 0, "an integer >= 0"),
+            ("--cpus-per-run", args.cpus_per_run,
+             math.isfinite(args.cpus_per_run) and args.cpus_per_run > 0, "a number > 0"),
+            ("--gpus-per-run", args.gpus_per_run, args.gpus_per_run is None or (
+                math.isfinite(args.gpus_per_run) and args.gpus_per_run >= 0), ">= 0")):
+        if not ok:
+            raise CLIError(f"{flag}={value} is not valid; it must be {allowed}")
+
+
 def run_on_ray(jobs, args) -> int:
     """The ``--executor ray`` path of ``okddip-edu ablate``; exit status 1 if a run failed."""
     from ..cli import CLIError
@@ -37,12 +52,7 @@ def run_on_ray(jobs, args) -> int:
 
     if not ray_available():
         raise CLIError(f"--executor ray needs Ray, which is not installed here: {INSTALL}")
-    for flag, value, ok, allowed in (
-            ("--retries", args.retries, args.retries >= 0, "an integer >= 0"),
-            ("--cpus-per-run", args.cpus_per_run, args.cpus_per_run > 0, "a number > 0"),
-            ("--gpus-per-run", args.gpus_per_run, (args.gpus_per_run or 0) >= 0, ">= 0")):
-        if not ok:
-            raise CLIError(f"{flag}={value} is not valid; it must be {allowed}")
+    check_executor_flags(args)
     sweep = run_suite_ray(jobs, args.out, address=args.address,
                           gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run,
                           retries=args.retries, progress=not args.quiet,

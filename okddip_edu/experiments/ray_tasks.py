@@ -107,12 +107,9 @@ def _drop_lock_of(run_dir: Path, start_line: str) -> None:
     """Remove the lock a dead attempt left. Its pid may belong to another machine, where
     the lock's own liveness test (a signal to that pid here) cannot tell."""
     pid = start_line.split("pid=", 1)[-1].split(" ", 1)[0]
-    lock = run_dir / ".lock"
-    try:
-        if lock.read_text().strip() == pid:
-            lock.unlink()
-    except FileNotFoundError:
-        pass
+    owner = RunLock(run_dir).owner()  # {"host", "pid", "start"} (an older lock: the pid)
+    if owner is not None and str(owner["pid"]) == pid:
+        (run_dir / ".lock").unlink(missing_ok=True)
 
 
 def probe_storage(marker: str) -> tuple[str, bool]:
