@@ -1,6 +1,7 @@
 # Two entry points, each doing its own set-up into .venv/:
 #   make lab   -> JupyterLab on notebooks/ (prints the URL)
-#   make test  -> unit tests + every notebook under nbval
+#   make test  -> unit tests + every notebook under nbval, then the same notebooks again in
+#                 Colab's package versions (make test-colab)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -42,22 +43,30 @@ ifneq ($(strip $(OKDDIP_CIFAR10_5K)),)
   export OKDDIP_CIFAR10_5K
 endif
 
-# ipywidgets 7.7 (Colab's line): a small second environment, a folder holding only
-# ipywidgets 7.7 and the one package it adds, put in front of .venv's packages. The widget
-# and figure tests run there too, so every widget is checked on ipywidgets 7.7 and 8.
-IPYW7_DIR ?= $(ROOT)/.venv-ipywidgets7
-IPYW7_STAMP := $(IPYW7_DIR)/.installed
-IPYW7_PINS := "ipywidgets==7.7.*" "ipython_genutils==0.2.*"
-IPYW7_TESTS := tests/test_widgets.py tests/test_plots_curves.py tests/test_plots_softmax_attention.py
+# Colab's environment (colab/pins.txt, from Colab's published package list): .colab/env/,
+# made by colab/colab_env.py with .venv's python, whose torch and torchvision it reuses
+# (.colab/reused/). Built once; rebuilt only when the pins or the script change. Each run
+# installs the package there as the notebooks' install cell does, fails if a pinned version
+# moved, and runs every notebook and the widget and figure tests (ipywidgets 7.7) from a
+# folder outside the repository.
+COLAB_DIR ?= $(ROOT)/.colab
+COLAB_ENV := $(COLAB_DIR)/env
+COLAB_PY := $(COLAB_ENV)/bin/python
+COLAB_STAMP := $(COLAB_ENV)/.installed
+COLAB_SCRIPT := $(ROOT)/colab/colab_env.py
+COLAB_ARGS = --env $(COLAB_ENV) --reused $(COLAB_DIR)/reused
 
-.PHONY: help setup lab test test-ipywidgets7 clean distclean
+.PHONY: help setup lab test test-colab clean distclean
 
 help:
 	@echo "make lab    start JupyterLab on notebooks/ (http://$(LAB_IP):$(LAB_PORT), URL printed below)"
 	@echo "make test   run tests/ and every notebooks/*.ipynb (nbval, smoke profile), then"
-	@echo "            the widget and figure tests again on ipywidgets 7.7 (make test-ipywidgets7)"
+	@echo "            the Colab run (make test-colab)"
+	@echo "make test-colab  in Colab's package versions (colab/pins.txt): install the package"
+	@echo "            as the notebooks do, check nothing moved, run every notebook and the"
+	@echo "            widget and figure tests (ipywidgets 7.7)"
 	@echo "make clean  remove caches and the install stamp (next run reinstalls)"
-	@echo "make distclean  also remove .venv/ and .venv-ipywidgets7/"
+	@echo "make distclean  also remove .venv/ and .colab/"
 
 $(VENV_PY):
 	$(PYTHON) -m venv $(VENV)
@@ -67,9 +76,8 @@ $(STAMP): $(ROOT)/pyproject.toml $(ROOT)/constraints.txt | $(VENV_PY)
 	cd $(ROOT) && $(VENV_PY) -m pip install -c constraints.txt -e ".[lab,test,ray]"
 	touch $@
 
-$(IPYW7_STAMP): $(ROOT)/Makefile | $(VENV_PY)
-	rm -rf $(IPYW7_DIR)
-	$(VENV_PY) -m pip install --no-deps --target $(IPYW7_DIR) $(IPYW7_PINS)
+$(COLAB_STAMP): $(ROOT)/colab/pins.txt $(COLAB_SCRIPT) $(ROOT)/constraints.txt | $(STAMP)
+	$(VENV_PY) $(COLAB_SCRIPT) build $(COLAB_ARGS)
 	touch $@
 
 setup: $(STAMP)
@@ -79,13 +87,12 @@ lab: $(STAMP)
 	cd $(ROOT) && $(VENV)/bin/jupyter lab --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) \
 		--ServerApp.root_dir=$(ROOT)/notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)
 
-test: $(STAMP) $(IPYW7_STAMP)
+test: $(STAMP) $(COLAB_STAMP)
 	cd $(ROOT) && $(TEST_ENV) $(VENV_PY) -m pytest tests $(NBVAL_ARGS) $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory test-ipywidgets7
+	$(MAKE) --no-print-directory test-colab
 
-test-ipywidgets7: $(STAMP) $(IPYW7_STAMP)
-	cd $(ROOT) && $(TEST_ENV) OKDDIP_EXPECT_IPYWIDGETS=7.7 PYTHONPATH=$(IPYW7_DIR) \
-		$(VENV_PY) -m pytest -p no:cacheprovider $(IPYW7_TESTS)
+test-colab: $(COLAB_STAMP)
+	cd $(ROOT) && $(TEST_ENV) $(COLAB_PY) $(COLAB_SCRIPT) run $(COLAB_ARGS)
 
 clean:
 	rm -f $(STAMP)
@@ -94,4 +101,4 @@ clean:
 		| xargs -0 rm -rf
 
 distclean: clean
-	rm -rf $(VENV) $(IPYW7_DIR)
+	rm -rf $(VENV) $(COLAB_DIR) $(ROOT)/.venv-ipywidgets7

@@ -1,8 +1,9 @@
 """What `make lab` and `make test` hand to the programs they start.
 
-Each test runs the real Makefile with ``VENV`` pointing at a stand-in environment whose
-``python`` and ``jupyter`` only write down their arguments and environment. Its install
-stamp is newer than pyproject.toml, so nothing is installed and nothing is started.
+Each test runs the real Makefile with ``VENV`` (and ``COLAB_DIR``, the Colab environment's
+folder) pointing at stand-in environments whose ``python`` and ``jupyter`` only write down
+their arguments and environment. Their install stamps are newer than what they are made
+from, so nothing is installed and nothing is started.
 """
 
 from __future__ import annotations
@@ -21,16 +22,15 @@ TEST_ONLY = ("OKDDIP_PROFILE", "MPLBACKEND")  # what make test sets for the note
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
 
-def _stand_in_venv(tmp_path: Path) -> tuple[Path, Path]:
-    venv, record = tmp_path / "venv", tmp_path / "record.txt"
+def _stand_in_venv(venv: Path, record: Path, stamped: bool = True) -> None:
     (venv / "bin").mkdir(parents=True)
-    script = f'#!/bin/sh\n{{ echo "ARGS $*"; env; }} >> "{record}"\n'
+    script = f'#!/bin/sh\n{{ echo "ARGS $*"; echo "STAND_IN=$0"; env; }} >> "{record}"\n'
     for name in ("python", "jupyter"):
         exe = venv / "bin" / name
         exe.write_text(script)
         exe.chmod(0o755)
-    (venv / ".installed").touch()  # newer than pyproject.toml and constraints.txt
-    return venv, record
+    if stamped:
+        (venv / ".installed").touch()  # newer than what it is made from
 
 
 def _user_env(**extra: str) -> dict[str, str]:
@@ -41,15 +41,15 @@ def _user_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _runs(target: str, tmp_path: Path, env: dict[str, str]
+def _runs(target: str, tmp_path: Path, env: dict[str, str], colab_built: bool = True
           ) -> list[tuple[list[str], dict[str, str]]]:
-    """(arguments, environment) of every program the target started, in order."""
-    venv, record = _stand_in_venv(tmp_path)
-    ipyw7 = tmp_path / "ipywidgets7"
-    ipyw7.mkdir()
-    (ipyw7 / ".installed").touch()
+    """(arguments, environment) of every program the target started, in order; the
+    environment's STAND_IN names the program (.../venv/bin/python, .../colab/env/bin/python)."""
+    venv, colab, record = tmp_path / "venv", tmp_path / "colab", tmp_path / "record.txt"
+    _stand_in_venv(venv, record)
+    _stand_in_venv(colab / "env", record, stamped=colab_built)
     subprocess.run(["make", "-s", "-C", str(ROOT), target, f"VENV={venv}",
-                    f"IPYW7_DIR={ipyw7}"], env=env, check=True, capture_output=True,
+                    f"COLAB_DIR={colab}"], env=env, check=True, capture_output=True,
                    text=True, timeout=60)
     runs = []
     for block in record.read_text().split("ARGS ")[1:]:
@@ -101,10 +101,29 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def test_make_test_also_runs_the_widget_tests_on_ipywidgets_7(tmp_path):
-    (main, _), (second, env) = _runs("test", tmp_path, _user_env())
+def test_make_test_also_runs_the_colab_environment(tmp_path):
+    """After the suite, the Colab run: by the Colab environment's python, test settings."""
+    (main, main_env), (second, env) = _runs("test", tmp_path, _user_env(OKDDIP_PROFILE="full"))
     assert main[:3] == ["-m", "pytest", "tests"]
-    assert "tests/test_widgets.py" in second
-    assert env["OKDDIP_EXPECT_IPYWIDGETS"] == "7.7"
-    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(tmp_path / "ipywidgets7")
+    assert main_env["STAND_IN"] == str(tmp_path / "venv" / "bin" / "python")
+    assert env["STAND_IN"] == str(tmp_path / "colab" / "env" / "bin" / "python")
+    assert second[:2] == [str(ROOT / "colab" / "colab_env.py"), "run"]
+    assert second[second.index("--env") + 1] == str(tmp_path / "colab" / "env")
+    assert second[second.index("--reused") + 1] == str(tmp_path / "colab" / "reused")
+    assert env["OKDDIP_PROFILE"] == "smoke" and env["MPLBACKEND"] == "Agg"
+
+
+def test_make_test_colab_builds_its_environment_once_with_venvs_python(tmp_path):
+    """No stamp: .venv's python builds the environment (its torch is reused), then the run."""
+    (build, build_env), (run, _) = _runs("test-colab", tmp_path, _user_env(), colab_built=False)
+    assert build_env["STAND_IN"] == str(tmp_path / "venv" / "bin" / "python")
+    assert build[:2] == [str(ROOT / "colab" / "colab_env.py"), "build"]
+    assert run[1] == "run"
+    assert (tmp_path / "colab" / "env" / ".installed").is_file()
+    # Stamped now: the next run only runs.
+    (tmp_path / "record.txt").unlink()
+    subprocess.run(["make", "-s", "-C", str(ROOT), "test-colab", f"VENV={tmp_path / 'venv'}",
+                    f"COLAB_DIR={tmp_path / 'colab'}"], env=_user_env(), check=True,
+                   capture_output=True, timeout=60)
+    assert (tmp_path / "record.txt").read_text().count("ARGS ") == 1
 

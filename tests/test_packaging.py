@@ -322,7 +322,7 @@ def test_makefile_targets():
 
 def test_gitignore_keeps_data_and_venv_out():
     entries = {ln.strip() for ln in (ROOT / ".gitignore").read_text().splitlines()}
-    assert {".venv/", "data/", "runs/"} <= entries
+    assert {".venv/", ".colab/", "data/", "runs/"} <= entries
 
 
 # --- one-way imports -----------------------------------------------------------------------
@@ -430,3 +430,59 @@ def test_import_graph_sees_the_imports_it_should():
 def test_no_import_circle_in_the_package():
     circles = _circles(_import_graph())
     assert not circles, f"modules that import each other (directly or through others): {circles}"
+
+
+# --- Colab's environment (colab/pins.txt, `make test-colab`) --------------------------------
+
+# Colab's versions as its published list gave them (googlecolab/backend-info, 2026-08-19).
+COLAB_RUNTIME = {
+    "torch": "2.11.0", "torchvision": "0.26.0", "ipykernel": "6.17.1", "ipython": "7.34.0",
+    "ipywidgets": "7.7.1", "jupyter-client": "7.4.9", "traitlets": "5.7.1", "notebook": "6.5.7",
+    "widgetsnbextension": "3.6.10", "numpy": "2.1.3", "pandas": "2.2.3", "plotly": "5.24.1",
+    "matplotlib": "3.10.0", "seaborn": "0.13.2", "tqdm": "4.67.3", "psutil": "5.9.5",
+}
+
+
+def _colab_pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "colab" / "pins.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, specs = _split_spec(line)
+            assert [op for op, _ in specs] == ["=="], f"colab/pins.txt holds exact pins: {line!r}"
+            assert name not in pins, f"{name} pinned twice in colab/pins.txt"
+            pins[name] = specs[0][1]
+    return pins
+
+
+def test_colab_pins_hold_colabs_versions_and_say_where_from():
+    pins = _colab_pins()
+    assert {n: pins.get(n) for n in COLAB_RUNTIME} == COLAB_RUNTIME
+    text = (ROOT / "colab" / "pins.txt").read_text()
+    assert re.search(r"https://github\.com/googlecolab/backend-info/blob/[0-9a-f]{40}/pip-freeze\.txt",
+                     text), "colab/pins.txt must name the list it was read from, at its commit"
+    assert re.search(r"\b20\d\d-\d\d-\d\d\b", text), "colab/pins.txt must give the list's date"
+
+
+def test_colab_keeps_every_pinned_version(pyproject):
+    """Each core lower bound is met by Colab's version, so pip's defaults upgrade none of them
+    when the notebooks install the package (`make test-colab` checks it by installing)."""
+    pins = _colab_pins()
+    core = _lower_bounds(pyproject["project"]["dependencies"])
+    missing = sorted(set(core) - set(pins))
+    assert not missing, f"core dependencies without a Colab version in colab/pins.txt: {missing}"
+    over = {n: (b, pins[n]) for n, b in core.items() if _version(b) > _version(pins[n])}
+    assert not over, f"lower bounds above Colab's versions (bound, Colab): {over}"
+
+
+def test_make_test_runs_the_colab_environment():
+    text = (ROOT / "Makefile").read_text()
+    test_recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", text, re.M)
+    assert test_recipe and "test-colab" in test_recipe.group(1)
+    assert re.search(r"^test-colab:", text, re.M)
+    assert not re.search(r"^test-ipywidgets7:", text, re.M), (
+        "the Colab run covers ipywidgets 7.7 (widget and figure tests included)")
+    script = (ROOT / "colab" / "colab_env.py").read_text()
+    for name in ("tests/test_widgets.py", "tests/test_plots_curves.py",
+                 "tests/test_plots_softmax_attention.py", "--nbval-lax", "--nbval-current-env"):
+        assert name in script, f"the Colab run must include {name}"
