@@ -486,3 +486,36 @@ def test_make_test_runs_the_colab_environment():
     for name in ("tests/test_widgets.py", "tests/test_plots_curves.py",
                  "tests/test_plots_softmax_attention.py", "--nbval-lax", "--nbval-current-env"):
         assert name in script, f"the Colab run must include {name}"
+
+
+def _colab_env_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("colab_env", ROOT / "colab" / "colab_env.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_colab_check_fails_when_a_pinned_version_moved(tmp_path, monkeypatch, capsys):
+    """The check after the install: torch and torchvision against the reused ones, every
+    other pin against colab/pins.txt; one line per package that moved."""
+    from importlib import metadata
+
+    colab_env = _colab_env_module()
+    pins = colab_env.read_pins()
+    (tmp_path / "REUSED.txt").write_text("torch==2.14.1\ntorchvision==0.29.1\nnvidia-nccl-cu13==2.30.7\n")
+    installed = {k: v for k, (_, v) in pins.items()}
+    installed.update(torch="2.14.1", torchvision="0.29.1")
+
+    def version(name: str) -> str:
+        return installed[colab_env.canon(name)]
+
+    monkeypatch.setattr(metadata, "version", version)
+    assert colab_env.check(tmp_path) == 0
+    installed["pandas"] = "3.1.1"
+    installed["torch"] = "2.15.0"
+    assert colab_env.check(tmp_path) == 1
+    out = capsys.readouterr().out
+    assert "pandas: 2.2.3 pinned, 3.1.1 installed" in out
+    assert "torch: 2.14.1 pinned, 2.15.0 installed" in out
