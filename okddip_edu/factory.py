@@ -18,58 +18,47 @@ from .config import Config
 from .methods import Method
 
 
+# Config field of each network switch (okddip_edu.models.released.SWITCHES).
+SWITCH_FIELDS = {"dropout": "dropout", "feature": "vgg_feature",
+                 "leader_bn": "densenet_leader_bn", "shared_block": "densenet_shared_block"}
+
+
+def _switches(cfg: Config) -> dict:
+    """The switches ``cfg`` sets for its network (None: released), and only those it has."""
+    own = models.released.options(cfg.arch, cfg.resolved_layout)
+    return {k: getattr(cfg, SWITCH_FIELDS[k]) for k in own}
+
+
+def _leader(cfg: Config) -> bool:
+    return cfg.method == "okddip" and cfg.resolved_layout == "branch"
+
+
+def released_defaults(cfg: Config) -> models.released.Released:
+    """What ``cfg``'s network and layout get, decided by :mod:`okddip_edu.models.released`
+    (the one place that knows the released code's choices), with ``cfg``'s switches."""
+    return models.released.resolve(cfg.arch, cfg.resolved_layout, leader=_leader(cfg),
+                                   init=cfg.init, **_switches(cfg))
+
+
 def network_options(cfg: Config) -> dict:
     """The switches of ``cfg``'s network, resolved as the released code sets them."""
-    if cfg.arch == "vgg16":
-        dropout = cfg.dropout
-        if dropout is None:  # released: 0.5 in the branch models, 0 in vgg.py
-            dropout = 0.5 if cfg.resolved_layout == "branch" else 0.0
-        return {"dropout": dropout, "feature": cfg.vgg_feature}
-    if cfg.arch == "densenet40-12":
-        return {"leader_bn": cfg.densenet_leader_bn, "shared_block": cfg.densenet_shared_block}
-    return {}
+    return released_defaults(cfg).options
 
 
 def build_model(cfg: Config, num_classes: int) -> nn.Module:
+    """The network, its Linear layers still at PyTorch's default (see :func:`build`)."""
     scale = methods.REGISTRY[cfg.method].trunk_grad_scale(cfg.num_branches)
-    leader = cfg.method == "okddip" and cfg.resolved_layout == "branch"
-    conv_init = "fan_out" if cfg.init == "kaiming-fan-out" else None  # None: per network
     return models.build(cfg.arch, num_classes, cfg.num_branches, cfg.resolved_layout,
-                        width=cfg.width, trunk_grad_scale=scale, leader=leader,
-                        conv_init=conv_init, **network_options(cfg))
+                        width=cfg.width, trunk_grad_scale=scale, leader=_leader(cfg),
+                        init=cfg.init, init_linear=False, **_switches(cfg))
 
 
 def init_linear(cfg: Config, model: nn.Module, method: nn.Module) -> None:
-    """Linear layers as the released code of ``cfg``'s network and layout leaves them.
-
-    - VGG-16: every Linear N(0, 0.01), biases 0, except that ``vgg_GL.py`` (OKDDip, branch
-      layout) leaves the MLP's biases at PyTorch's default and the network layout
-      (``MultiNet.py``) leaves OKDDip's W_q, W_k at PyTorch's default;
-    - DenseNet-40-12: classifier (and ONE gate) biases 0, weights PyTorch's default;
-    - the ResNets: PyTorch's default.
-
-    ``cfg.init == "kaiming-fan-out"`` keeps PyTorch's default everywhere.
-    """
-    if cfg.init != "released":
-        return
-    layout = cfg.resolved_layout
-    if cfg.arch == "vgg16":
-        zero_bias = not (cfg.method == "okddip" and layout == "branch")
-        _linear(model, std=0.01, zero_bias=zero_bias)
-        if layout == "branch":  # W_q, W_k (vgg_GL.py), ONE's gate (vgg_one.py)
-            _linear(method, std=0.01, zero_bias=True)
-    elif cfg.arch == "densenet40-12":
-        _linear(model, std=None, zero_bias=True)
-        _linear(method, std=None, zero_bias=True)
-
-
-def _linear(module: nn.Module, std: float | None, zero_bias: bool) -> None:
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            if std is not None:
-                nn.init.normal_(m.weight, 0.0, std)
-            if zero_bias and m.bias is not None:
-                nn.init.zeros_(m.bias)
+    """The Linear layers of the model, then of the method, as the released code of
+    ``cfg``'s network and layout leaves them (:mod:`okddip_edu.models.released`)."""
+    defaults = released_defaults(cfg)
+    defaults.model_linear.apply(model)
+    defaults.method_linear.apply(method)
 
 
 def build_method(cfg: Config, num_classes: int) -> Method:
@@ -102,7 +91,12 @@ def build_method(cfg: Config, num_classes: int) -> Method:
 
 
 def build(cfg: Config, num_classes: int) -> tuple[nn.Module, Method]:
-    """A fresh model and method for ``cfg`` (seed torch first for reproducible weights)."""
+    """A fresh model and method for ``cfg`` (seed torch first for reproducible weights).
+
+    The model is ``models.build`` of the same architecture and layout; its Linear layers
+    are initialised after the method is built, the order every run has used, so a seed
+    gives the weights it always gave.
+    """
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg={type(cfg).__name__} is not valid; it must be a Config "
                         "(okddip_edu.preset(...))")

@@ -14,6 +14,7 @@ from typing import Callable
 from torch import nn
 
 from ..config import ARCHITECTURES, LAYOUTS
+from . import released
 from .densenet import densenet_bc
 from .group import Backbone, GroupOutput, make_group
 from .resnet import cifar_resnet, cifar_resnet_bottleneck, imagenet_resnet34
@@ -50,11 +51,15 @@ def backbone(name: str, width: int = 16, **options) -> Backbone:
 
 def build(name: str, num_classes: int = 100, branches: int = 4, layout: str = "branch",
           width: int = 16, trunk_grad_scale: float = 1.0, *, leader: bool = False,
-          conv_init: str | None = None, **options) -> nn.Module:
-    """Build architecture ``name`` as a group of ``branches`` peers in ``layout``.
+          init: str = "released", init_linear: bool = True, **options) -> nn.Module:
+    """Build architecture ``name`` as a group of ``branches`` peers in ``layout``, with the
+    released defaults of that network and layout (:mod:`okddip_edu.models.released`).
 
-    ``leader``: the last branch is an OKDDip group leader; ``conv_init``: Kaiming mode of the
-    convolutions (None: the network's released one); ``options``: see :func:`backbone`.
+    ``leader``: the last branch is an OKDDip group leader; ``init``: ``released`` (each
+    network as the released code) or ``kaiming-fan-out``; ``init_linear=False`` leaves the
+    Linear layers at PyTorch's default for a caller that sets them later (the factory, after
+    it has built the method); ``options``: the network's switches (None: released), see
+    :func:`backbone`.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout={layout!r} is not valid; choose one of: {', '.join(LAYOUTS)}")
@@ -65,12 +70,17 @@ def build(name: str, num_classes: int = 100, branches: int = 4, layout: str = "b
             or not math.isfinite(trunk_grad_scale):
         raise ValueError(f"trunk_grad_scale={trunk_grad_scale!r} is not valid; it must be a "
                          "finite number")
-    return make_group(backbone(name, width, **options), num_classes, branches, layout,
-                      trunk_grad_scale, leader=leader, conv_init=conv_init)
+    defaults = released.resolve(name, layout, leader=leader, init=init, **options)
+    net = make_group(backbone(name, width, **defaults.options), num_classes, branches, layout,
+                     trunk_grad_scale, leader=leader, conv_init=defaults.conv_init)
+    if init_linear:
+        defaults.model_linear.apply(net)
+    return net
 
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["BACKBONES", "Backbone", "GroupOutput", "backbone", "build", "count_parameters"]
+__all__ = ["BACKBONES", "Backbone", "GroupOutput", "backbone", "build", "count_parameters",
+           "released"]

@@ -33,7 +33,8 @@ What the released ``densenet_GL.py`` / ``densenet_one.py`` do, and what we do:
   defect); the OKDDip method keeps it out (``Config.leader_in_peers`` puts it in);
 - OKDDip's leader is pooled without the final BN + ReLU that every other branch applies
   (likely a slip); we follow it (``leader_bn=True`` gives the leader the BN + ReLU too);
-- convolutions are Kaiming-normal with the default fan_in, the classifier's bias 0.
+- convolutions are Kaiming-normal with the default fan_in, the classifier's bias 0
+  (``okddip_edu.models.released`` applies both).
 """
 
 from __future__ import annotations
@@ -124,5 +125,4 @@ def densenet_bc(depth: int = 40, growth: int = 12, compression: float = 0.5, *,
         return make_trunk()
 
     return Backbone(make_trunk_and_reset, make_branch, trunk_dim=t2, feature_dim=c3,
-                    make_leader_branch=None if leader_bn else lambda: make_branch(False),
-                    conv_init="fan_in")
+                    make_leader_branch=None if leader_bn else lambda: make_branch(False))

@@ -43,7 +43,6 @@ class Backbone:
     feature_dim: int  # d: size of a branch's pooled feature
     make_head: Callable[[int, int], nn.Module] = nn.Linear  # (d, C) -> module: h -> z
     make_leader_branch: Callable[[], nn.Module] | None = None  # the leader's, if it differs
-    conv_init: str = "fan_out"  # Kaiming-normal mode of the released code's convolutions
 
 
 class ScaleGradient(torch.autograd.Function):
@@ -132,7 +131,7 @@ class NetworkGroup(nn.Module):
 def init_weights(module: nn.Module, conv_mode: str = "fan_out") -> None:
     """Kaiming-normal convolutions (std = sqrt(2 / fan), ``conv_mode`` picks fan_out = k^2
     c_out or fan_in = k^2 c_in), conv biases 0, BatchNorm weight 1 and bias 0. Linear layers
-    keep PyTorch's default here; :func:`okddip_edu.factory.init_linear` sets them per network.
+    keep PyTorch's default here; :mod:`okddip_edu.models.released` decides them per network.
     """
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
@@ -146,11 +145,12 @@ def init_weights(module: nn.Module, conv_mode: str = "fan_out") -> None:
 
 def make_group(backbone: Backbone, num_classes: int, branches: int, layout: str,
                trunk_grad_scale: float = 1.0, leader: bool = False,
-               conv_init: str | None = None) -> nn.Module:
+               conv_init: str = "fan_out") -> nn.Module:
     """Assemble a backbone into the requested layout and initialise its convolutions.
 
     ``leader``: the branch layout's last branch is a group leader (OKDDip); ``conv_init``:
-    the Kaiming mode of every convolution (None: the backbone's released one).
+    the Kaiming mode of every convolution (the released one per network:
+    :func:`okddip_edu.models.released.resolve`).
     """
     if layout == "single":
         net: nn.Module = BranchGroup(backbone, num_classes, branches=1)
@@ -160,5 +160,5 @@ def make_group(backbone: Backbone, num_classes: int, branches: int, layout: str,
         net = NetworkGroup(backbone, num_classes, branches)
     else:
         raise ValueError(f"layout={layout!r} is not valid; choose one of: single, branch, network")
-    init_weights(net, conv_init or backbone.conv_init)
+    init_weights(net, conv_init)
     return net

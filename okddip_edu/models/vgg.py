@@ -23,8 +23,9 @@ before the MLP, and the classifier head is the whole MLP, as in the released ``v
 the attention then reads a dropout-masked feature in training.
 
 Dropout: the released code uses 0.5 in its branch models (``vgg_GL.py``, ``vgg_one.py``) and
-0 in the single network, DML and the network layout (``vgg.py``); the factory picks the
-same by layout unless ``Config.dropout`` says otherwise.
+0 in the single network, DML and the network layout (``vgg.py``); ``models.build`` and the
+factory pick the same by layout (``okddip_edu.models.released``) unless told otherwise
+(``dropout=``, ``Config.dropout``), and start every Linear layer N(0, 0.01), as released.
 
 Parameter count (C = 100): one network 15.300 M; the branch layout with 4 branches plus
 OKDDip's two attention projections (2 x 512 x 64, no bias) 38.343 M, as in the released code.
