@@ -31,9 +31,10 @@ To edit a source as a notebook: install jupytext in the environment JupyterLab r
 (``pip install -e ".[test]"`` includes it; restart JupyterLab once), then right-click
 ``notebooks/src/NN_name.py`` in the file browser, *Open With > Notebook* (or *Jupytext
 Notebook*). Cells run as in any notebook and saving writes the ``.py`` back, cell tags
-included and outputs left out; no header is needed. (``jupytext --to ipynb notebooks/src/NN_name.py`` makes a
-scratch notebook instead; pairing it with ``jupytext --set-formats ipynb,py:percent`` keeps
-its outputs while you work, but adds a header to the source: drop it before committing.)
+included and outputs left out; no header is needed. To keep outputs while you work, pair
+the source with a scratch notebook (``jupytext --set-formats ipynb,py:percent
+notebooks/src/NN_name.py``): this adds a jupytext header to the source, which the builder
+accepts; drop it (and the scratch ``.ipynb`` in ``src/``) before committing.
 Never pair a source with ``notebooks/NN_name.ipynb``: this script writes that file.
 
 An executed notebook is tidied for readers without a kernel (``tools/notebook_outputs.py``):
