@@ -9,8 +9,8 @@ What it does, each through the real command line in a child process:
 2. ``--kills`` times: starts the same run, sends SIGKILL after a random delay, then
    ``--resume`` (killing again at random while resuming, half of the time) until it
    finishes; the history must equal the reference's, epoch times aside;
-3. SIGINT and SIGTERM once each, then ``--resume``: the same check; SIGINT must exit 130
-   with its one line;
+3. SIGINT and SIGTERM once each, then ``--resume``: the same check; each must end with its
+   one line, SIGINT with exit 130, SIGTERM with 143;
 4. two ``ablate`` workers on one suite folder at once: every run trained exactly once,
    every (suite, variant, seed) once in results.csv.
 
@@ -119,7 +119,7 @@ def main() -> int:
         delay = rng.uniform(1.0, ref_s)
         rc, err = train(out, kill_after=delay, sig=sig)
         note = f"rc {rc}"
-        if name == "SIGINT":
+        if name in ("SIGINT", "SIGTERM"):
             lines = err.strip().splitlines()
             note += ", one line" if len(lines) == 1 and "--resume" in lines[0] else \
                 f", said: {err.strip()[-300:]!r}"

@@ -58,6 +58,13 @@ def command_line(s: BenchSettings, sweep: bool, out: str | Path, name: str) -> s
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.name is not None and (not args.name.strip() or Path(args.name).name != args.name
+                                  or args.name in (".", "..")):
+        raise ValueError(f"--name={args.name!r} is not valid; it must be a file name stem, "
+                         "without folders (the folder is --out)")
+    given = [f for f in ("sweep_batch_sizes", "sweep_branches") if getattr(args, f) is not None]
+    if given and not args.sweep:
+        raise ValueError(f"--{given[0].replace('_', '-')} applies only with --sweep")
     s = settings_from_args(args).resolved(sweep=args.sweep)
     check(s, args.sweep)
     threads = torch.get_num_threads()

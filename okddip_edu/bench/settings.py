@@ -95,3 +95,10 @@ def check(s: BenchSettings, sweep: bool = False) -> None:
         raise ValueError("--warmup and --workers must be >= 0")
     if s.threads is not None and s.threads < 1:
         raise ValueError(f"--threads={s.threads} is not valid; it must be >= 1")
+    if not 0 <= s.seed <= 2**31 - 1:
+        raise ValueError(f"--seed={s.seed} is not valid; it must be 0..{2**31 - 1}")
+    for flag, values, least in (("--sweep-batch-sizes", s.sweep_batch_sizes, 1),
+                                ("--sweep-branches", s.sweep_branches, 2)):
+        if min(values, default=0) < least:
+            raise ValueError(f"{flag}={' '.join(map(str, values))} is not valid; each must be "
+                             f">= {least}")
