@@ -139,9 +139,28 @@ def reuse_torch(env: Path, reused: Path) -> list[str]:
     return linked
 
 
+def _python313() -> str | None:
+    """A working python3.13 on this machine (on PATH, or one of pyenv's), if any."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    for cand in (shutil.which("python3.13"), *sorted(pyenv.glob("versions/3.13*/bin/python3.13"))):
+        if cand and subprocess.run([str(cand), "-c", ""], capture_output=True).returncode == 0:
+            return str(cand)
+    return None
+
+
+def _python_note() -> str:
+    """Which Python the environment gets, and why not Colab's 3.13 where one is here."""
+    own = f"Python {sys.version.split()[0]} ({sys.executable})"
+    py313 = _python313()
+    why = ("Colab's 3.13 is at " + py313 + " but unused" if py313 else "no python3.13 here")
+    return f"{own}, the one that made .venv, whose torch is reused; {why}: torch for it " \
+           "would be PyPI's CUDA build"
+
+
 def build(env: Path, reused: Path) -> None:
     t0 = time.monotonic()
     pins = read_pins()
+    print(f"== building the Colab environment with {_python_note()}", flush=True)
     if env.exists():
         shutil.rmtree(env)
     sh([sys.executable, "-m", "venv", str(env)])
@@ -224,8 +243,7 @@ def _run_guarded(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float)
 def run(env_dir: Path, reused: Path) -> int:
     t0 = time.monotonic()
     py = sys.executable
-    print(f"== Colab environment: Python {sys.version.split()[0]} ({py}); Colab's is 3.13, "
-          "and this one is .venv's, whose torch it reuses")
+    print(f"== Colab environment: {_python_note()}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="okddip-colab-"))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
