@@ -99,7 +99,7 @@ def validate(cfg: Config) -> None:
             raise ValueError(f"{name}={value!r} is not valid; use True or False")
     for name in ("teacher", "npz", "data_root"):
         value = getattr(cfg, name)
-        if value is not None and not isinstance(value, str):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ValueError(f"{name}={value!r} is not valid; it must be a path as a string, "
                              "or None")
     if cfg.ramp is not None and not isinstance(cfg.ramp, bool):
@@ -195,6 +195,14 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
 }
 
 
+# Flags a dataset ignores: field -> the datasets that read it.
+DATASET_FIELDS: dict[str, tuple[str, ...]] = {
+    "npz": ("cifar10-5k",),
+    "val_size": ("cifar10-5k",),
+    "data_root": ("cifar10", "cifar100", "cifar10-5k"),
+}
+
+
 def ignored_flags(cfg: Config, given: dict[str, Any]) -> list[str]:
     """The fields in ``given`` that ``cfg``'s method (or schedule) would ignore, as lines."""
     lines = [f"--{k.replace('_', '-')} does not apply to method {cfg.method!r} (it applies to: "
@@ -202,6 +210,10 @@ def ignored_flags(cfg: Config, given: dict[str, Any]) -> list[str]:
              and cfg.method not in APPLIES_TO[k]]
     if cfg.schedule == "cosine" and ("milestones" in given or "gamma" in given):
         lines.append("--milestones and --gamma do not apply to schedule 'cosine'")
+    for name, datasets in DATASET_FIELDS.items():
+        if name in given and cfg.dataset not in datasets:
+            lines.append(f"--{name.replace('_', '-')} does not apply to dataset "
+                         f"{cfg.dataset!r} (it applies to: {', '.join(datasets)})")
     late = [m for m in cfg.milestones if m >= cfg.epochs]
     if "milestones" in given and cfg.schedule == "multistep" and late:
         lines.append(f"--milestones {late} are at or after the last epoch ({cfg.epochs - 1})")

@@ -62,20 +62,21 @@ def load_results(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | No
                                 f"(okddip-edu ablate SUITE --out {d})")
     from ..experiments.schema import read_table  # strict: rows that do not fit, set aside
 
-    results = read_table(path, _note, required=REQUIRED[:3])
+    notes: list[str] = []
+    results = read_table(path, notes.append, required=REQUIRED[:3])
     missing = [c for c in REQUIRED if c not in results.columns]
     if missing:
         raise ValueError(f"{path} is not a results table: column(s) {missing} missing")
     if results.empty:
-        raise ValueError(f"{path} holds no finished runs (a header only); run a suite first "
+        why = notes[0].split(": ", 1)[1] if notes else "a header only"
+        raise ValueError(f"{path} holds no finished runs ({why}); run a suite first "
                          f"(okddip-edu ablate SUITE --out {d})")
     hist_path = d / "histories.csv"
-    histories = read_table(hist_path, _note, required=()) if hist_path.is_file() else None
+    histories = read_table(hist_path, notes.append, required=()) if hist_path.is_file() \
+        else None
+    for line in notes:  # rows set aside: said once, on stderr
+        print(line, file=sys.stderr)
     return results, histories
-
-
-def _note(line: str) -> None:
-    print(line, file=sys.stderr)
 
 
 def results_candidates(directory: str | Path | None = None, name: str = "results"

@@ -173,6 +173,9 @@ def cmd_report(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    if args.out is not None:  # a file in the way is one line, before anything is read
+        from ..rundir import check_out_dir
+        check_out_dir(args.out, create=False)
     path = write_report(args.dir, args.out)
     print(path.read_text())
     figures = sorted(p.name for p in path.parent.glob("*.png"))
