@@ -128,5 +128,6 @@ def fit_or_load(cfg: Config, *, train_live: bool = False, splits: data.Splits | 
         trained = result.history["epoch_time"].sum() / 60 if "epoch_time" in result.history else float("nan")
         print(f"loaded the shipped run {resources.display_path(path)} in "
               f"{time.perf_counter() - t0:.1f} s ({len(result.history)} epochs; training it took "
-              f"{trained:.1f} min where it was made). Set train_live=True to train it here.")
+              f"{trained:.1f} min where it was made); train_live=True (a notebook's TRAIN_LIVE "
+              "switch) trains it here instead")
     return result

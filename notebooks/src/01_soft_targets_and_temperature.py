@@ -20,11 +20,12 @@
 # **Prerequisites**: PyTorch basics (tensors, `softmax`, autograd), what a classifier's
 # logits are.
 #
-# **Expected run time**: quick profile (laptop CPU, `cifar10-5k`, ResNet-8): a few minutes,
-# nearly all of it training two networks in section 4; the last cell prints how long the
-# notebook ran (stored run: 2.1 min on one CPU thread of a 2-core machine busy with
-# other jobs; a quiet machine is faster). Smoke profile (CI): under a minute. Full profile
-# (GPU, CIFAR-100, ResNet-32, 30 epochs): not measured (no GPU was available).
+# **Expected run time**: quick profile (laptop CPU, `cifar10-5k`, ResNet-8): under a minute
+# with the two trained networks of section 4 loaded from the package (the default); a few
+# minutes with `TRAIN_LIVE = True`, nearly all of it training them. The instructor guide
+# (`notebooks/README.md`) lists the measured times of both modes, and the last cell prints
+# how long the notebook ran on your machine. Smoke profile (CI): under a minute. Full
+# profile (GPU, CIFAR-100, ResNet-32, 30 epochs): not measured (no GPU was available).
 
 # %%
 # {{install_cell}}
@@ -252,18 +253,18 @@ for T in (1.0, 3.0):
     print()
 
 # %% [markdown]
-# **What to notice** (numbers from our quick run; a rerun on another machine may differ
-# slightly).
-# - A teacher trained for a few minutes (52 % top-1) is far from one-hot: on the cat image
-#   it already hesitates between cat and dog at T = 1 (40 % and 37 %). On the automobile it
-#   is sure (93 %) and most of its little remaining mass goes to truck (6 %); at T = 3 that
-#   second choice becomes a visible part of the target (21 %). This ranking of the wrong
+# **What to notice** (numbers from the shipped quick runs, printed above; runs trained
+# live on another machine may differ slightly).
+# - A teacher trained for a few minutes (53 % top-1) is far from one-hot: on the cat image
+#   it already hesitates between cat and dog at T = 1 (36 % and 33 %). On the automobile it
+#   is sure (91 %) and most of its little remaining mass goes to truck (8 %); at T = 3 that
+#   second choice becomes a visible part of the target (22 %). This ranking of the wrong
 #   classes is the dark knowledge.
 # - A teacher also passes on its mistakes: on the dog image ours prefers airplane and bird.
 #   Soft targets are only as good as the network that makes them. The student, after one
-#   epoch, calls three of the four images an airplane.
+#   epoch, gets three of the four images wrong (two birds and an airplane).
 # - Without T² (dashed), the loss and its gradient fall steeply with T: the gradient shrinks
-#   85-fold between T = 1 and T = 10. With T², the gradient stays near 0.5 from T = 2 to
+#   81-fold between T = 1 and T = 10. With T², the gradient stays near 0.5 from T = 2 to
 #   T = 10, on the scale of the cross-entropy gradient (0.85, green).
 # - With T², the loss levels off as T grows: in that limit it measures the distance between
 #   the two models' *logits* (Hinton et al.'s high-temperature limit), no longer between
@@ -289,7 +290,7 @@ curves.loc[[0.5, 1.0, 2.0, 3.0, 5.0, 10.0]].round(4)
 #   student learn from it that the label does not already say?
 #
 # **Honest scale note.** These are a ResNet-8 trained for a couple of minutes on 4,085
-# CIFAR-10 images (the quick profile), at 52 % top-1; a ResNet-32 trained on the full
+# CIFAR-10 images (the quick profile), at 53 % top-1; a ResNet-32 trained on the full
 # CIFAR-10 is above 90 % (94.17 ± 0.15 % for an OKDDip-trained one in the PCL paper's
 # re-runs, listed in `assets/published/published.csv`), and typically far more confident at
 # T = 1. The *shapes* of the curves (1/T² without the factor, flat with it) are properties of
@@ -411,9 +412,9 @@ assert abs(kd_loss(student, teacher, 100.0) / limit - 1) < 0.01
 # learning from the student. Which is larger? Compare the mean entropy of the two models'
 # softened predictions to explain why.
 #
-# Expected: the two directions differ. In the stored run (quick profile) the teacher
-# learning from the student gives the larger loss (1.2593 against 1.1803): the one-epoch
-# student is less confident (mean entropy 2.179 against 2.005 nats at T = 3). KL(p ‖ q) is
+# Expected: the two directions differ. With the shipped runs (quick profile) the teacher
+# learning from the student gives the larger loss (1.3804 against 1.2715): the one-epoch
+# student is less confident (mean entropy 2.194 against 1.991 nats at T = 3). KL(p ‖ q) is
 # large where p puts mass that q lacks, and a flat p (the student's) spreads mass into the
 # classes the teacher rules out. Which direction a loss uses decides which mistakes it
 # punishes.

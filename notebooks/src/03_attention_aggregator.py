@@ -27,11 +27,12 @@
 # **Prerequisites**: [notebook 01](01_soft_targets_and_temperature.ipynb) (softened
 # predictions, `kd_loss`), and the idea of dot-product attention.
 #
-# **Expected run time**: quick profile (laptop CPU, `cifar10-5k`, ResNet-8): a few minutes
-# (measured with `python tools/build_notebooks.py 03 --execute --profile quick`: 188 s on a
-# 2-core CPU machine shared with two other training jobs; the live run of section 6 took
-# 45 s of it); smoke profile (CI): under a minute; full profile (GPU, CIFAR-100, ResNet-32,
-# 30 epochs): not measured (no GPU was available).
+# **Expected run time**: quick profile (laptop CPU, `cifar10-5k`, ResNet-8): under a minute
+# with the shipped runs (the default); a few minutes with `TRAIN_LIVE = True`, which trains
+# the group of section 1 and the live run of section 6 here; each click of **Train** in
+# section 6 trains a small run live (about a minute or two on a laptop CPU). The instructor
+# guide (`notebooks/README.md`) lists the measured times. Smoke profile (CI): under a minute;
+# full profile (GPU, CIFAR-100, ResNet-32, 30 epochs): not measured (no GPU was available).
 
 # %%
 # {{install_cell}}

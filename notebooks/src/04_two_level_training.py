@@ -37,11 +37,10 @@
 # | profile | the full run in section 7 | time |
 # |---|---|---|
 # | full (GPU) | CIFAR-100, ResNet-32, 60 epochs (the paper: 300), lr ×0.1 at epochs 30 and 45 | not measured yet (no GPU was available) |
-# | quick (CPU) | 4,085 CIFAR-10 images, ResNet-8, 12 epochs (the quick preset) | 1.4 min for the whole notebook on a quiet 2-core CPU machine (fp32); 159 s with two other training jobs on the same 2 cores |
+# | quick (CPU) | 4,085 CIFAR-10 images, ResNet-8, 12 epochs (the quick preset): shipped trained, loaded by default | under a minute for the whole notebook; minutes with `TRAIN_LIVE = True` |
 # | smoke (CI) | 256 images, 2 epochs, tiny widths | seconds |
 #
-# (Quick time measured with `python tools/build_notebooks.py 04 --execute --profile quick`; a
-# machine busy with other work takes several times as long.)
+# The instructor guide (`notebooks/README.md`) lists the measured times of both modes.
 
 # %%
 # {{install_cell}}
@@ -300,7 +299,7 @@ result = pretrained.fit_or_load(run_cfg, train_live=TRAIN_LIVE, splits=splits,
 history = result.history
 
 # %% [markdown]
-# **What to notice** (numbers from the run stored with this notebook, quick profile, seed 0).
+# **What to notice** (numbers from the shipped run, quick profile, seed 0: the table below).
 # - In the middle panel, `total` is almost exactly `CE (L_gt)` all the way: in the first
 #   epochs because w(e) is near 0, and afterwards because `L_dis1` and `L_dis2` (right
 #   panel, their own axis) are tiny (a few hundredths at most, against a summed
@@ -451,7 +450,10 @@ assert torch.allclose(dis1_mean, dis1_lib, rtol=1e-4, atol=1e-6)
 # does `total` become?
 #
 # Expected: `dis2` is exactly 0, `ce` and `dis1` are unchanged (same seed, so the same
-# W_q, W_k as a freshly built default method), and `total` = `ce` + w(e) · `dis1`. (Whether
+# W_q, W_k as a freshly built default method), and `total` = `ce` + w(e) · `dis1`. (Both
+# `dis1` values differ from section 4's: there the method's W_q, W_k were drawn after the
+# network's weights from the same seed, here straight after seeding, so they are other
+# random matrices.) (Whether
 # the leader ends up less accurate needs full runs over several seeds: the `leader` suite,
 # `okddip-edu ablate leader`.)
 
