@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # never runs: type checkers only
 
 MAX_WIDTH = 256  # ResNet-32 at width 256 is 120 M parameters; wider does not fit a GPU's step
 MAX_SEED = 2**31 - 1  # seeds derived per epoch (seed x 1,000,003 + epoch) stay in int64
+MAX_EPOCHS = 10_000  # 33 x the paper's 300: longer is a typo, and would train for months
 FLOAT32_MAX = 3.4e38  # every real-valued field becomes a float32 in torch (largest 3.4028e38)
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -80,6 +81,14 @@ def validate(cfg: Config) -> None:
     _positive_int("val_size", cfg.val_size, 10)
     _positive_int("attention_factor", cfg.attention_factor)
     _positive_int("rampup", cfg.rampup, 0)
+    for name in ("epochs", "rampup"):
+        if getattr(cfg, name) > MAX_EPOCHS:
+            raise ValueError(f"{name}={getattr(cfg, name)} is not valid; it must be at most "
+                             f"{MAX_EPOCHS} (the paper trains 300 epochs)")
+    for name in ("batch_size", "eval_batch_size", "val_size", "train_subset"):
+        if isinstance(getattr(cfg, name), int) and getattr(cfg, name) > MAX_SEED:
+            raise ValueError(f"{name}={getattr(cfg, name)} is not valid; it must be at most "
+                             f"{MAX_SEED} (torch indexes images with 32 bits)")
     _positive_int("seed", cfg.seed, 0)
     if cfg.seed > MAX_SEED:
         raise ValueError(f"seed={cfg.seed} is not valid; it must be 0..{MAX_SEED}")

@@ -59,6 +59,9 @@ BAD_CALLS = {  # name: (call, error type, words)
     "temperature 1e308": (lambda: preset("quick", temperature=1e308), ValueError,
                           "temperature=1e+308"),
     "alpha -inf": (lambda: preset("quick", alpha=-math.inf), ValueError, "alpha=-inf"),
+    "epochs 1e30": (lambda: preset("quick", epochs=10**30), ValueError, "at most 10000"),
+    "eval batch 1e30": (lambda: preset("quick", eval_batch_size=10**30), ValueError,
+                        "at most 2147483647"),
 }
 
 
