@@ -44,19 +44,21 @@ ifneq ($(strip $(OKDDIP_CIFAR10_5K)),)
 endif
 
 # Colab's environment (colab/pins.txt, from Colab's published package list): .colab/env/,
-# made by colab/colab_env.py with .venv's python, whose torch and torchvision it reuses
-# (.colab/reused/). Built once; rebuilt only when the pins or the script change. Each run
-# installs the package there as the notebooks' install cell does, fails if a pinned version
-# moved, and runs every notebook and the widget and figure tests (ipywidgets 7.7) from a
-# folder outside the repository.
+# made by colab/colab_env.py with the Python that makes .venv, whose torch and torchvision
+# it reuses (.colab/reused/). Built once (Colab's versions, which need nothing of .venv and
+# can be installed beside it: `make -j2 test-setup`; then the link to .venv's torch); rebuilt
+# only when the pins or the script change. Each run installs the package there as the
+# notebooks' install cell does, fails if a pinned version moved, and runs every notebook and
+# the widget and figure tests (ipywidgets 7.7) from a folder outside the repository.
 COLAB_DIR ?= $(ROOT)/.colab
 COLAB_ENV := $(COLAB_DIR)/env
 COLAB_PY := $(COLAB_ENV)/bin/python
+COLAB_BASE := $(COLAB_ENV)/.colab-versions
 COLAB_STAMP := $(COLAB_ENV)/.installed
 COLAB_SCRIPT := $(ROOT)/colab/colab_env.py
 COLAB_ARGS = --env $(COLAB_ENV) --reused $(COLAB_DIR)/reused
 
-.PHONY: help setup lab test test-colab clean distclean
+.PHONY: help setup test-setup lab test test-colab clean distclean
 
 help:
 	@echo "make lab    start JupyterLab on notebooks/ (http://$(LAB_IP):$(LAB_PORT), URL printed below)"
@@ -76,11 +78,18 @@ $(STAMP): $(ROOT)/pyproject.toml $(ROOT)/constraints.txt | $(VENV_PY)
 	cd $(ROOT) && $(VENV_PY) -m pip install -c constraints.txt -e ".[lab,test,ray]"
 	touch $@
 
-$(COLAB_STAMP): $(ROOT)/colab/pins.txt $(COLAB_SCRIPT) $(ROOT)/constraints.txt | $(STAMP)
-	$(VENV_PY) $(COLAB_SCRIPT) build $(COLAB_ARGS)
+$(COLAB_BASE): $(ROOT)/colab/pins.txt $(COLAB_SCRIPT)
+	$(PYTHON) $(COLAB_SCRIPT) base $(COLAB_ARGS)
+	touch $@
+
+$(COLAB_STAMP): $(COLAB_BASE) $(ROOT)/constraints.txt | $(STAMP)
+	$(VENV_PY) $(COLAB_SCRIPT) reuse $(COLAB_ARGS)
 	touch $@
 
 setup: $(STAMP)
+
+# Both environments; with -j2 (as .ci/run) the two installs run side by side.
+test-setup: $(STAMP) $(COLAB_STAMP)
 
 lab: $(STAMP)
 	mkdir -p $(ROOT)/notebooks

@@ -1,15 +1,17 @@
 """The Colab run of `make test`: Colab's own package versions, the package installed over them
 as the notebooks' install cell installs it, every notebook run there.
 
-    python colab/colab_env.py build --env .colab/env --reused .colab/reused   # once (stamped)
+    python3 colab/colab_env.py base --env .colab/env                # once (stamped)
+    .venv/bin/python colab/colab_env.py reuse --env .colab/env --reused .colab/reused  # once
     .colab/env/bin/python colab/colab_env.py run --env .colab/env --reused .colab/reused
 
-``build`` is run by .venv's python: it makes .colab/env/ with the interpreter that made .venv,
-installs every version of colab/pins.txt except torch and torchvision, and links .venv's torch
-and torchvision (with the CUDA libraries they load) into .colab/reused/, which a .pth file puts
-on the environment's path: PyPI has no CPU build of Colab's torch 2.11, and the CUDA one does
-not fit CI's time (colab/pins.txt says more). The link folder lies outside the environment's
-prefix, so pip never uninstalls anything through it.
+``base``, by the Python that makes .venv (so it can run while .venv is being installed), makes
+.colab/env/ and installs every version of colab/pins.txt except torch and torchvision.
+``reuse``, by .venv's python, links .venv's torch and torchvision (with the CUDA libraries
+they load) into .colab/reused/, which a .pth file puts on the environment's path: PyPI has no
+CPU build of Colab's torch 2.11, and the CUDA one does not fit CI's time (colab/pins.txt says
+more). The link folder lies outside the environment's prefix, so pip never uninstalls
+anything through it.
 
 ``run``, by the Colab environment's python, in a fresh folder outside the repository:
 
@@ -157,30 +159,53 @@ def _python_note() -> str:
            "would be PyPI's CUDA build"
 
 
-def build(env: Path, reused: Path) -> None:
+def _pip(env: Path) -> list[str]:
+    # Twice quiet: errors only (not the machine's pip settings' warnings about its mirrors).
+    return [str(env_python(env)), "-m", "pip", "install", "--quiet", "--quiet",
+            "--disable-pip-version-check"]
+
+
+def _installable(env: Path) -> Path:
+    return env.parent / "pins-installed.txt"  # the pins less torch and torchvision
+
+
+def base(env: Path) -> None:
+    """The environment with every pin but torch and torchvision, and nbval. Run by the
+    Python that makes .venv; needs nothing of .venv, so it can be built beside it."""
     t0 = time.monotonic()
     pins = read_pins()
     print(f"== building the Colab environment with {_python_note()}", flush=True)
     if env.exists():
         shutil.rmtree(env)
     sh([sys.executable, "-m", "venv", str(env)])
-    py = str(env_python(env))
-    installable = env.parent / "pins-installed.txt"  # the pins less torch and torchvision
+    installable = _installable(env)
     installable.write_text("".join(f"{n}=={v}\n" for k, (n, v) in pins.items()
                                    if k not in REUSED))
-    # Twice quiet: errors only (not the machine's pip settings' warnings about its mirrors).
-    pip = [py, "-m", "pip", "install", "--quiet", "--quiet", "--disable-pip-version-check"]
-    sh(pip + [f"pip=={pins['pip'][1]}"])
-    sh(pip + ["-r", str(installable)])
+    sh(_pip(env) + [f"pip=={pins['pip'][1]}"])
+    sh(_pip(env) + ["-r", str(installable)])
+    sh(_pip(env) + ["-c", str(installable), *TEST_TOOLS])
+    print(f"== Colab's versions installed in {time.monotonic() - t0:.0f} s: {env}")
+
+
+def _venv_version(env: Path) -> str:
+    cfg = (env / "pyvenv.cfg").read_text()
+    m = re.search(r"^version(?:_info)?\s*=\s*(\d+\.\d+)", cfg, re.M)
+    return m.group(1) if m else "?"
+
+
+def reuse(env: Path, reused: Path) -> None:
+    """Run by .venv's python: link its torch and torchvision in, then let pip add what they
+    need beyond Colab's list (a newer setuptools) under the pins, failing rather than moving
+    one of them; then check every pin."""
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if _venv_version(env) != here:
+        raise SystemExit(f"{env} has Python {_venv_version(env)}, .venv has {here}: its torch "
+                         f"cannot be reused; remove {env.parent} and run make again")
     linked = reuse_torch(env, reused)
     print(f"== reused from {sys.prefix}: {', '.join(linked)}")
-    # What the reused torch asks for beyond Colab's list (a newer setuptools), under the pins:
-    # pip fails here rather than move one of them.
-    sh(pip + ["-c", str(installable)]
+    sh(_pip(env) + ["-c", str(_installable(env))]
        + [line for line in linked if canon(line.split("==")[0]) in REUSED])
-    sh(pip + ["-c", str(installable), *TEST_TOOLS])
-    sh([py, str(Path(__file__).resolve()), "check", "--reused", str(reused)])
-    print(f"== Colab environment built in {time.monotonic() - t0:.0f} s: {env}")
+    sh([str(env_python(env)), str(Path(__file__).resolve()), "check", "--reused", str(reused)])
 
 
 # --- check ----------------------------------------------------------------------------------
@@ -293,12 +318,15 @@ def run(env_dir: Path, reused: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("build", "check", "run"))
+    parser.add_argument("command", choices=("base", "reuse", "check", "run"))
     parser.add_argument("--env", type=Path, default=ROOT / ".colab" / "env")
     parser.add_argument("--reused", type=Path, default=ROOT / ".colab" / "reused")
     args = parser.parse_args(argv)
-    if args.command == "build":
-        build(args.env.absolute(), args.reused.absolute())
+    if args.command == "base":
+        base(args.env.absolute())
+        return 0
+    if args.command == "reuse":
+        reuse(args.env.absolute(), args.reused.absolute())
         return 0
     if args.command == "check":
         return check(args.reused)

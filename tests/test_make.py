@@ -47,15 +47,23 @@ def _runs(target: str, tmp_path: Path, env: dict[str, str], colab_built: bool = 
     environment's STAND_IN names the program (.../venv/bin/python, .../colab/env/bin/python)."""
     venv, colab, record = tmp_path / "venv", tmp_path / "colab", tmp_path / "record.txt"
     _stand_in_venv(venv, record)
-    _stand_in_venv(colab / "env", record, stamped=colab_built)
-    subprocess.run(["make", "-s", "-C", str(ROOT), target, f"VENV={venv}",
-                    f"COLAB_DIR={colab}"], env=env, check=True, capture_output=True,
-                   text=True, timeout=60)
+    _stand_in_venv(tmp_path / "system", record, stamped=False)  # the machine's python3
+    _stand_in_venv(colab / "env", record, stamped=False)
+    if colab_built:
+        (colab / "env" / ".colab-versions").touch()
+        (colab / "env" / ".installed").touch()
+    subprocess.run(["make", "-s", "-C", str(ROOT), target, *_make_vars(tmp_path)],
+                   env=env, check=True, capture_output=True, text=True, timeout=60)
     runs = []
     for block in record.read_text().split("ARGS ")[1:]:
         lines = block.splitlines()
         runs.append((lines[0].split(), dict(ln.split("=", 1) for ln in lines[1:] if "=" in ln)))
     return runs
+
+
+def _make_vars(tmp_path: Path) -> list[str]:
+    return [f"VENV={tmp_path / 'venv'}", f"COLAB_DIR={tmp_path / 'colab'}",
+            f"PYTHON={tmp_path / 'system' / 'bin' / 'python'}"]
 
 
 def _run(target: str, tmp_path: Path, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
@@ -113,17 +121,31 @@ def test_make_test_also_runs_the_colab_environment(tmp_path):
     assert env["OKDDIP_PROFILE"] == "smoke" and env["MPLBACKEND"] == "Agg"
 
 
-def test_make_test_colab_builds_its_environment_once_with_venvs_python(tmp_path):
-    """No stamp: .venv's python builds the environment (its torch is reused), then the run."""
-    (build, build_env), (run, _) = _runs("test-colab", tmp_path, _user_env(), colab_built=False)
-    assert build_env["STAND_IN"] == str(tmp_path / "venv" / "bin" / "python")
-    assert build[:2] == [str(ROOT / "colab" / "colab_env.py"), "build"]
-    assert run[1] == "run"
-    assert (tmp_path / "colab" / "env" / ".installed").is_file()
-    # Stamped now: the next run only runs.
+def test_make_test_colab_builds_its_environment_once(tmp_path):
+    """No stamp: the machine's python (the one that makes .venv) installs Colab's versions,
+    .venv's python links its torch in, then the run; stamped, the next call only runs."""
+    script = str(ROOT / "colab" / "colab_env.py")
+    (base, base_env), (reuse, reuse_env), (run, run_env) = _runs(
+        "test-colab", tmp_path, _user_env(), colab_built=False)
+    assert base[:2] == [script, "base"] and base_env["STAND_IN"].startswith(str(tmp_path / "system"))
+    assert reuse[:2] == [script, "reuse"] and reuse_env["STAND_IN"].startswith(str(tmp_path / "venv"))
+    assert run[:2] == [script, "run"] and run_env["STAND_IN"].startswith(str(tmp_path / "colab"))
     (tmp_path / "record.txt").unlink()
-    subprocess.run(["make", "-s", "-C", str(ROOT), "test-colab", f"VENV={tmp_path / 'venv'}",
-                    f"COLAB_DIR={tmp_path / 'colab'}"], env=_user_env(), check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(["make", "-s", "-C", str(ROOT), "test-colab", *_make_vars(tmp_path)],
+                   env=_user_env(), check=True, capture_output=True, timeout=60)
     assert (tmp_path / "record.txt").read_text().count("ARGS ") == 1
+
+
+def test_ci_sets_both_environments_up_side_by_side(tmp_path):
+    """`make -j2 test-setup` (.ci/run) builds .venv and Colab's versions, then the link."""
+    colab = tmp_path / "colab"
+    _stand_in_venv(tmp_path / "venv", tmp_path / "record.txt", stamped=False)
+    _stand_in_venv(tmp_path / "system", tmp_path / "record.txt", stamped=False)
+    _stand_in_venv(colab / "env", tmp_path / "record.txt", stamped=False)
+    subprocess.run(["make", "-s", "-j2", "-C", str(ROOT), "test-setup", *_make_vars(tmp_path)],
+                   env=_user_env(), check=True, capture_output=True, timeout=60)
+    calls = [b.split("\n", 1)[0] for b in (tmp_path / "record.txt").read_text().split("ARGS ")[1:]]
+    assert any(c.startswith("-m pip install -c constraints.txt -e") for c in calls)
+    assert any(" base " in f" {c} " for c in calls) and any(" reuse " in f" {c} " for c in calls)
+    assert (colab / "env" / ".installed").is_file() and (tmp_path / "venv" / ".installed").is_file()
 
