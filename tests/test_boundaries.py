@@ -179,3 +179,24 @@ def test_a_fresh_lock_made_during_a_takeover_is_put_back(tmp_path):
     (tmp_path / ".lock").write_text('{"host": "h", "pid": 5, "start": 1.0}')
     assert not lock._take_away("what was judged stale, before another worker replaced it")
     assert (tmp_path / ".lock").read_text() == '{"host": "h", "pid": 5, "start": 1.0}'
+
+
+def test_the_lock_appears_whole_in_one_step(tmp_path, monkeypatch):
+    """The owner is written before the lock exists (no empty lock for another worker to take)."""
+    import json
+    import os
+    from pathlib import Path
+
+    from okddip_edu.experiments import RunLock
+
+    linked = []
+    real = os.link
+
+    def link(src, dst):
+        linked.append(json.loads(Path(src).read_text()))
+        assert not Path(dst).exists()
+        real(src, dst)
+
+    monkeypatch.setattr(os, "link", link)
+    assert RunLock(tmp_path).acquire()
+    assert linked and linked[0]["pid"] == os.getpid()

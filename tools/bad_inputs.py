@@ -62,8 +62,9 @@ def config_flag_cases() -> list[tuple[str, list[str], dict]]:
             values = [[flag, "yes"], [flag + "=1"]]
         elif f.name == "milestones":
             values = [[flag, v] for v in ("-1", "0", "abc", "5", "3 2")] + [[flag]]
-        elif "int" in kind:
-            values = [[flag, v] for v in INT_BAD]
+        elif "int" in kind:  # 0 is allowed where the field counts from 0 (seed, rampup)
+            values = [[flag, v] for v in INT_BAD if not (v == "0" and f.name in ("seed",
+                                                                                  "rampup"))]
         elif "float" in kind:
             values = [[flag, v] for v in FLOAT_BAD]
         else:

@@ -46,6 +46,10 @@ def cmd_ablate(args) -> int:
     # Seed-major: every suite gets its first seed before any gets its second, so a grid
     # stopped early still covers every suite.
     jobs = only_variants(jobs, names, args.variants)
+    other = sorted({j.config.dataset for j in jobs} - {"cifar10-5k"})
+    if args.npz and other:
+        raise ValueError(f"--npz does not apply to dataset {other[0]!r} (it applies to: "
+                         "cifar10-5k)")
     jobs.sort(key=lambda j: j.seed)
     if args.dry_run:
         recorded = recorded_runs(args.out)
