@@ -22,8 +22,8 @@ on the CPU fp32, or bf16 when ``cpu_amp`` asks for it. The fused SGD kernel on C
 A loss, weight or BatchNorm statistic that becomes NaN or infinite stops the run with
 :class:`TrainingDiverged`, as do what finite weights can hide (:mod:`okddip_edu.health`):
 non-finite validation logits, a loss exploding against its start, a collapse to chance. Each
-epoch is judged before it is checkpointed, so the checkpoint kept is the last healthy one. Run directories, their files and
-their repair on resume: :mod:`okddip_edu.rundir`.
+epoch is judged before it is checkpointed, so the checkpoint kept is the last healthy one.
+Run directories, their files and their repair on resume: :mod:`okddip_edu.rundir`.
 """
 
 from __future__ import annotations

@@ -147,3 +147,27 @@ def test_ctrl_c_before_the_first_epoch_does_not_offer_resume(tmp_path, capsys, m
     assert main(["train", *TINY, "--out", str(tmp_path / "run")]) == 130
     line = capsys.readouterr().err.strip()
     assert "nothing to resume" in line and "without --resume" in line, line
+
+
+def test_the_campaign_classes_a_sample_of_its_cases(trained, tmp_path, monkeypatch):
+    """A smoke of tools/bad_inputs.py: a few of its cases, each clean (the whole campaign
+    is run by hand: python tools/bad_inputs.py)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "bad_inputs.py"
+    spec = importlib.util.spec_from_file_location("bad_inputs", path)
+    campaign = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(campaign)
+    monkeypatch.setenv("OKDDIP_OFFLINE", "1")
+    cases = campaign.config_flag_cases() + campaign.other_cases()
+    assert len(cases) >= 400
+    wanted = ("train --lr 1e308", "evaluate --data ZIP", "report T_HEADER",
+              "train --resume DIRHIST", "data --npz PICKLED", "ablate --variants ''")
+    sample = [c for c in cases if c[0] in wanted]
+    assert len(sample) == len(wanted)
+    for name, argv, env in sample:
+        work = tmp_path / name.replace(" ", "_").replace("'", "")
+        work.mkdir()
+        kind, said = campaign.run_case(argv, env, campaign.make_files(work, trained), work)
+        assert kind == "clean", (name, kind, said)
