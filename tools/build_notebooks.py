@@ -145,13 +145,38 @@ def build(src: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(nb: nbformat.NotebookNode, profile: str, timeout: int) -> None:
+# Cells that may train (their timeout is the long one); every other cell runs in seconds.
+TRAINS = re.compile(r"TRAIN_LIVE|TRAIN_HERE|RUN_SUITE|\bfit\(|fit_or_load|live\.train|run_suite")
+SHORT_TIMEOUT = 180  # seconds: far above any cell that does not train
+
+
+def execute(nb: nbformat.NotebookNode, profile: str, timeout: int, tries: int = 3) -> None:
+    """Run ``nb`` in a fresh kernel from ``notebooks/``. A cell that does not train gets
+    ``SHORT_TIMEOUT``: nbclient can miss a cell's reply after a widget output and wait for
+    ever (jupyter/nbclient issue 312), so a cell past its timeout means the client hung,
+    and the notebook is run again from the start, up to ``tries`` times."""
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError
 
     os.environ["OKDDIP_PROFILE"] = profile
     os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend: figures are stored
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(OUT)}}).execute()
+    source = [c.source for c in nb.cells]
+    for attempt in range(1, tries + 1):
+        try:
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           timeout_func=lambda cell: (timeout if TRAINS.search(cell.source)
+                                                      else min(timeout, SHORT_TIMEOUT)),
+                           resources={"metadata": {"path": str(OUT)}}).execute()
+            return
+        except CellTimeoutError as err:
+            if attempt == tries:
+                raise
+            print(f"a cell passed its timeout ({str(err).splitlines()[0][:80]}); the client "
+                  f"probably missed its reply: running the notebook again ({attempt + 1}/{tries})",
+                  flush=True)
+            for cell, text in zip(nb.cells, source):  # a clean slate for the next try
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count, cell.source = [], None, text
 
 
 def tidy(nb: nbformat.NotebookNode) -> str:
