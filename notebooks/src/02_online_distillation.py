@@ -443,7 +443,7 @@ else:
 # `val_div_disagree / (2 × (100 − val_top1_peer_mean) / 100)`, and compare the first epoch
 # with the last (mean over seeds).
 #
-# Expected (committed quick results): the peers' error falls from about 72 % to 46 % and the
+# Expected: in the committed quick results the peers' error falls from about 72 % to 46 % and the
 # share falls too, for every method: from 0.12 to 0.08 or 0.09 for the three that distil on
 # a shared trunk (CL-ILR, ONE, OKDDip), least for independent branches (0.12 to 0.10), and
 # DML stays highest (0.23 to 0.16). The peers come to agree more than their accuracy alone

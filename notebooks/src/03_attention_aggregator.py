@@ -367,12 +367,11 @@ attention_plots.diagonal_over_epochs(result.history, by=None).show()
 # at the last epoch, for this run and for the committed 60-epoch runs of the course scale:
 
 # %%
-from okddip_edu import report
-
 last_row = result.history.iloc[-1]
 print(f"this run (epoch {int(last_row['epoch'])}): L_dis1 {last_row['train_dis1']:.4f}, "
       f"cross-entropy {last_row['train_ce']:.2f}, mean alpha_aa {last_row['val_att_diag']:.3f}")
-course_dir = report.find_results(name="results-course") if nb.profile != "smoke" else None
+course_dir = (resources.asset_dir("results-course", required="histories.csv")
+              if nb.profile != "smoke" else None)
 if course_dir is not None:
     long_runs = pd.read_csv(course_dir / "histories.csv").query(
         "suite == 'methods' and variant == 'okddip'")
