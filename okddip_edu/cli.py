@@ -225,7 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one run; writes a run directory",
                        description="Train one method on one architecture. Writes config.json, "
-                       "history.csv, checkpoint.pt and final.json into the run directory.")
+                       "history.csv, checkpoint.pt and final.json into the run directory. Exit "
+                       "status: 2 bad input, 3 the run diverged (the last healthy epoch is kept), "
+                       "130 Ctrl-C, 143 SIGTERM (both resumable with --resume). Under torchrun "
+                       "(WORLD_SIZE > 1) one run on N processes; RANK and LOCAL_RANK are read "
+                       "only then.")
     p.add_argument("--preset", choices=PRESETS, default="quick",
                    help="starting configuration (default: quick)")
     p.add_argument("--out", help="run directory (default: runs/<method>-<arch>-...)")
@@ -236,7 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a run's final model",
                        description="Top-1 accuracy of a run's leader, branches and ensemble on "
-                       "a dataset's validation/test split or on an .npz holding x and y.")
+                       "a dataset's validation/test split or on an .npz holding x and y. The "
+                       "checkpoint's own config decides what is built: an edited config.json "
+                       "is ignored (a note says where it differs), as is an unreadable one. A "
+                       "checkpoint whose logits are not finite is refused.")
     p.add_argument("run_dir", help="a run directory written by train")
     p.add_argument("--data", required=True, help="dataset name (cifar10, cifar100, cifar10-5k, "
                    "synthetic) or path of an .npz with x (uint8 N x 3 x 32 x 32) and y")
