@@ -128,3 +128,19 @@ def test_the_committed_tables_read_the_same_strictly(suite_dir, tmp_path):
         strict = read_table(tmp_path / t, said.append)
         assert not said
         pd.testing.assert_frame_equal(strict, pd.read_csv(ROOT / "assets" / suite_dir / t))
+
+
+@pytest.mark.parametrize("line", ["garbage,row,with,too,few", "a,b,0" + ",1" * 40,
+                                  '"unclosed,quote'])
+def test_ablate_reruns_heal_what_was_appended(line, suite):
+    """Through the runner, as ``okddip-edu ablate`` runs it: rows stay one per run."""
+    jobs, out, clean = suite
+    restore(out, clean)
+    for table in TABLES:
+        with open(out / table, "a") as f:
+            f.write(line + "\n")
+    said = []
+    for _ in range(2):
+        run_suite(jobs, out, progress=False, log=said.append)
+    one_row_per_run(jobs, out)
+    assert sum("set aside" in s for s in said) == 2, said  # once per table, never again

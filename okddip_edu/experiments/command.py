@@ -52,7 +52,7 @@ def cmd_ablate(args) -> int:
                          "cifar10-5k)")
     jobs.sort(key=lambda j: j.seed)
     if args.dry_run:
-        recorded = recorded_runs(args.out)
+        recorded = recorded_runs(args.out, set_aside=False)  # a dry run writes nothing
         for j in jobs:
             print(f"{status(j, recorded):8s} {j.suite}/{j.variant} seed {j.seed}  {j.run_dir}")
         return 0

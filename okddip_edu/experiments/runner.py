@@ -38,7 +38,7 @@ def run_suite(jobs: list[Job], out: str | Path, *, progress: bool = True,
 
     out = rundir.check_out_dir(out)
     splits_cache: dict[tuple, data.Splits] = {}
-    recorded = recorded_runs(out)
+    recorded = recorded_runs(out, log)
     todo = [j for j in jobs if status(j, recorded) not in ("done", "recorded")]
     unique = {j.run_dir: j for j in todo}
     log(f"{len(jobs)} runs in the grid, {len(jobs) - len(todo)} finished, "

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import rundir
 from ..config import Config, preset
+from .schema import read_table
 
 
 @dataclass(frozen=True)
@@ -116,15 +116,13 @@ def expand(suite: str, preset_name: str = "quick", seeds: int | None = None,
     return jobs
 
 
-def recorded_runs(out: str | Path) -> set[str]:
-    """Runs already in ``out/results.csv`` (a results table carried from another machine)."""
+def recorded_runs(out: str | Path, log=print, set_aside: bool = True) -> set[str]:
+    """Runs already in ``out/results.csv`` (a results table carried from another machine),
+    read strictly (:func:`.schema.read_table`: a row that does not fit is set aside once)."""
     path = Path(out) / "results.csv"
     if not path.exists():
         return set()
-    table = rundir.read_csv(path)
-    if "run" not in table:
-        raise rundir.RunDirError(f"{path} has no 'run' column; it is not a results table")
-    return set(table["run"])
+    return set(read_table(path, log, set_aside)["run"])
 
 
 def status(job: Job, recorded: set[str] = frozenset()) -> str:
