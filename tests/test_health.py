@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from okddip_edu import engine, health
 from okddip_edu.checkpoint import load_checkpoint
@@ -97,3 +99,19 @@ def test_evaluate_refuses_a_checkpoint_whose_logits_are_not_finite(tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "logits are NaN or infinite" in err, err
     assert not list(out.glob("eval-*.json"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.floats(0.1, 100.0), ratios=st.lists(st.floats(0.0, 3.0), min_size=1, max_size=8),
+       accs=st.lists(st.floats(12.5, 100.0), min_size=8, max_size=8),
+       extra=st.floats(3.001, 1e30))
+def test_the_loss_line_is_exactly_3_x_the_start(start, ratios, accs, extra):
+    """Losses up to 3 x the start with accuracy above the chance line never fire; the first
+    row above 3 x always does, whatever came before."""
+    rows = [{**GOOD, "train_total": start * r, "val_top1_leader": a, "val_top1_ens": a}
+            for r, a in zip(ratios, accs)]
+    rows[0]["train_total"] = start
+    for i, row in enumerate(rows):
+        assert health.judge(rows[:i], row, 10) is None
+    bad = {**rows[-1], "train_total": start * extra}
+    assert "exploded" in health.judge(rows, bad, 10)
