@@ -228,8 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "history.csv, checkpoint.pt and final.json into the run directory. Exit "
                        "status: 2 bad input, 3 the run diverged (the last healthy epoch is kept), "
                        "130 Ctrl-C, 143 SIGTERM (both resumable with --resume). Under torchrun "
-                       "(WORLD_SIZE > 1) one run on N processes; RANK and LOCAL_RANK are read "
-                       "only then.")
+                       "(WORLD_SIZE > 1) one run on N processes.")
     p.add_argument("--preset", choices=PRESETS, default="quick",
                    help="starting configuration (default: quick)")
     p.add_argument("--out", help="run directory (default: runs/<method>-<arch>-...)")

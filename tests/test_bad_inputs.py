@@ -74,6 +74,7 @@ BAD = {  # name: (argv, environment, words the one line must hold)
                                         ["checkpoint.pt.tmp is a folder"]),
     "WORLD_SIZE two": (["train", *TINY, "--out", "NEW"], {"WORLD_SIZE": "two"},
                        ["WORLD_SIZE='two'"]),
+    "LOCAL_RANK x": (["train", *TINY, "--out", "NEW"], {"LOCAL_RANK": "x"}, ["LOCAL_RANK='x'"]),
     "milestone past the end, no warning": (["train", *TINY, "--schedule", "multistep",
                                             "--milestones", "100", "--out", "NEW"], {},
                                            ["at or after the last epoch"]),

@@ -35,7 +35,10 @@ def env_int(name: str, default: int) -> int:
 
 
 def world_size() -> int:
-    """N as ``torchrun`` set it (1 when started as a plain single process)."""
+    """N as ``torchrun`` set it (1 when started as a plain single process). ``RANK`` and
+    ``LOCAL_RANK`` are checked too, so a mistyped one is one line even where it is unused."""
+    env_int("RANK", 0)
+    env_int("LOCAL_RANK", 0)
     return env_int("WORLD_SIZE", 1)
 
 
