@@ -72,7 +72,11 @@ def read_pins(path: Path = PINS) -> dict[str, tuple[str, str]]:
 
 def sh(cmd: list[str], **kw) -> None:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run(cmd, check=True, **kw)
+    t0 = time.monotonic()
+    try:
+        subprocess.run(cmd, check=True, **kw)
+    finally:
+        print(f"  ({time.monotonic() - t0:.0f} s)", flush=True)
 
 
 def env_python(env: Path) -> Path:
@@ -175,16 +179,45 @@ def base(env: Path) -> None:
     t0 = time.monotonic()
     pins = read_pins()
     print(f"== building the Colab environment with {_python_note()}", flush=True)
-    if env.exists():
-        shutil.rmtree(env)
+    if env.exists():  # 60,000 files: moved aside at once, removed in the background
+        old = env.with_name(f"{env.name}.old-{os.getpid()}")
+        env.rename(old)
+        subprocess.Popen(["rm", "-rf", str(old)], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sh([sys.executable, "-m", "venv", str(env)])
     installable = _installable(env)
     installable.write_text("".join(f"{n}=={v}\n" for k, (n, v) in pins.items()
                                    if k not in REUSED))
-    sh(_pip(env) + [f"pip=={pins['pip'][1]}"])
-    sh(_pip(env) + ["-r", str(installable)])
-    sh(_pip(env) + ["-c", str(installable), *TEST_TOOLS])
+    steps = [[f"pip=={pins['pip'][1]}"], ["-r", str(installable)],
+             ["-c", str(installable), *TEST_TOOLS]]
+    # From a wheel folder kept outside the repository, without asking an index: a fresh clone
+    # on the same machine (CI) rebuilds in seconds, however slow the network is that day.
+    # Where a wheel is missing, the folder is filled once from the index, then the install
+    # is done again from it.
+    wheels = _wheelhouse()
+    wheels.mkdir(parents=True, exist_ok=True)
+    offline = ["--no-index", "--find-links", str(wheels)]
+    try:
+        for step in steps:
+            sh(_pip(env) + offline + step, stderr=subprocess.DEVNULL)
+    except subprocess.CalledProcessError:
+        print(f"== filling {wheels} from the index (once)", flush=True)
+        sh([str(env_python(env)), "-m", "pip", "wheel", "--quiet", "--quiet",
+            "--disable-pip-version-check", "--wheel-dir", str(wheels),
+            "-c", str(installable), "-r", str(installable), f"pip=={pins['pip'][1]}",
+            *TEST_TOOLS])
+        for step in steps:
+            sh(_pip(env) + offline + step)
     print(f"== Colab's versions installed in {time.monotonic() - t0:.0f} s: {env}")
+
+
+def _wheelhouse() -> Path:
+    """$OKDDIP_COLAB_WHEELS, else okddip-edu/colab-wheels in the user's cache folder."""
+    given = os.environ.get("OKDDIP_COLAB_WHEELS")
+    if given:
+        return Path(given)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "okddip-edu" / "colab-wheels"
 
 
 def _venv_version(env: Path) -> str:
