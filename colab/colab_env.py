@@ -48,8 +48,8 @@ SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "okddip_edu
 WIDGET_TESTS = ("tests/test_widgets.py", "tests/test_plots_curves.py",
                 "tests/test_plots_softmax_attention.py")
 TEST_TOOLS = ("nbval==0.11.0",)  # not in Colab's list; installed under the pins' constraint
-CELL_TIMEOUT_S = 600  # one notebook cell (smoke profile: seconds)
-RUN_TIMEOUT_S = 1500  # the whole test run
+CELL_TIMEOUT_S = 300  # one notebook cell (smoke profile: seconds; under 30 s on 2 busy cores)
+RUN_TIMEOUT_S = 900  # the whole test run (it takes under 3 minutes)
 
 
 def canon(name: str) -> str:
