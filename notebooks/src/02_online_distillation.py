@@ -362,9 +362,15 @@ else:
 # - **Few seeds mislead.** The pilot that chose this regime saw OKDDip 0.90 points above the
 #   single network with 2 seeds each; with 5 the gap is gone. This is why the comparisons
 #   were registered before the runs and why every verdict here carries its standard error.
+# - **DML, CL-ILR and ONE: no different either.** OKDDip's leader minus each of them is
+#   −0.08, −0.02 and −0.81 points, all within two standard errors (the table printed above;
+#   notebook 06 gives each interval): at this scale no method of the comparison deploys a
+#   better network than another by more than about a point.
 # - **Distillation still homogenises.** OKDDip's peers end *less* diverse than independent
 #   branches (div_l2 0.088 vs 0.099, several standard errors), as at the quick scale:
-#   whatever the weights, a target built from the group pulls the peers together.
+#   whatever the weights, a target built from the group pulls the peers together. They do
+#   end more diverse than CL-ILR's and ONE's (0.061 and 0.080), whose branches share one
+#   target, and DML's separate networks are the most diverse of all (0.143).
 # - What this cannot show: the paper's setting (CIFAR-100, ResNet-32, 300 epochs, 50,000
 #   images), where the published re-runs quoted in section 5 put every online method 3 to
 #   4 points of top-1 above a single network (error 28.91 % for the baseline, 24.92 to

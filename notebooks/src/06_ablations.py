@@ -588,9 +588,16 @@ else:
 # - **A peer kept out of its own target** (`mask_diagonal`): the peers end far less
 #   diverse (div_l2 0.056 vs 0.088), below even the uniform mean, and the leader is within
 #   the noise. The self-weight is what kept the peers apart.
-# - OKDDip against DML, CL-ILR and ONE, the number of peers and the temperature: read their
-#   rows in sections 4, 7 and 8 and in the evidence table; a suite the course scale has not
-#   run yet says "not run at this scale" there.
+# - **OKDDip against DML, CL-ILR and ONE: cannot tell** (registered too; 5 seeds each,
+#   section 4): −0.08 ± 1.22, −0.02 ± 1.22 and −0.81 ± 1.61 points. No method's deployed
+#   network beats another's by more than about a point here (two and a half against ONE,
+#   whose seeds spread most).
+# - **Diversity is kept, against the methods with a shared target: supported.** OKDDip's
+#   peers end more diverse than CL-ILR's (0.088 vs 0.061) and ONE's (0.080), but less than
+#   independent branches (0.099) and DML's separate networks (0.143) (section 4's figure).
+# - The number of peers and the temperature (sections 7 and 8) at the course scale have 3
+#   seeds per variant where they have been run; their tables say how many seeds each row
+#   has, and a suite not run yet says "not run at this scale".
 
 # %% [markdown]
 # ## Exercises
