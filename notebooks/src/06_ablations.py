@@ -78,8 +78,7 @@ print(f"{len(grid)} rows, {len({j.run_dir for j in grid})} distinct trainings")
 # %% [markdown]
 # Each variant changes one thing. `method` swaps the whole method (the `methods` suite);
 # `aggregation`, `second_level`, `branches`, `temperature`, `detach`, `mask_diagonal` and
-# `layout` are the
-# ablation switches of OKDDip's config (`okddip_edu.config.Config`).
+# `layout` are the ablation switches of OKDDip's config (`okddip_edu.config.Config`).
 #
 # ## 2. The results: committed, or your own
 #
