@@ -234,15 +234,15 @@ plt.show()
 # **Honest scale note.** A few epochs of a ResNet-8 on 4,085 CIFAR-10 images are the very
 # beginning of a training curve: the leaders end near 53 to 55 % (the table of section 3),
 # the peers are far from agreeing on everything, and one seed's numbers move by a point or
-# two (a run trained here with `TRAIN_HERE`, 5 epochs, ends lower still). At full scale (ResNet-32, CIFAR-100, 300 epochs) the paper
-# reports OKDDip's leader at 25.65 ± 0.15 % error (74.35 % top-1, the best test epoch;
-# other published figures span 73.25 % to 74.71 % without saying which epoch), and one
-# re-run table (winycg/MCL-OKD, cosine-restart
-# schedule) puts DML, CL-ILR, ONE and OKDDip between 74.2 % and 75.1 %, against 71.1 % for
-# a single network. What carries over from these short runs is the mechanism you can see
-# (learning and distillation pull peers together; the layout matters); that OKDDip's
-# distinct targets keep the peers more diverse over a long training is the paper's claim,
-# which runs this short can neither confirm nor refute.
+# two (a run trained here with `TRAIN_HERE`, 5 epochs, ends lower still). At full scale
+# (ResNet-32, CIFAR-100, 300 epochs) the paper reports OKDDip's leader at 25.65 ± 0.15 %
+# error (74.35 % top-1, the best test epoch; other published figures span 73.25 % to
+# 74.71 % without saying which epoch), and one re-run table (winycg/MCL-OKD,
+# cosine-restart schedule) puts DML, CL-ILR, ONE and OKDDip between 74.2 % and 75.1 %,
+# against 71.1 % for a single network. What carries over from these short runs is the
+# mechanism you can see (distillation pulls peers together; the layout matters); whether
+# OKDDip's distinct targets keep the peers more diverse over a long training, runs this
+# short cannot tell: section 6 looks at 60 epochs.
 
 # %% [markdown]
 # ## 5. OKDDip's attention over the epochs
@@ -281,10 +281,10 @@ curves.metric_curves(okddip, "val_att_entropy", color="variant").show()
 #
 # The `course` preset trains ResNet-8 on 2,000 images for 60 epochs
 # (`assets/results-course/PROVENANCE.md`): five times longer than the quick runs, on half
-# the images. Its committed results hold independent branches and OKDDip over 5 seeds (and
-# the other methods where they have been run): do OKDDip's individual targets keep the peers
-# more diverse than no distillation at all, once the training is long? First how diversity
-# moves over the 60 epochs, then the last epoch.
+# the images. Its committed results hold every method of section 2 over 5 seeds: do
+# OKDDip's individual targets keep the peers more diverse than the other methods' targets,
+# or than no distillation at all, once the training is long? First the last epoch, then how
+# diversity moves over the 60 epochs.
 
 # %%
 course_dir = report.find_results(name="results-course") if nb.profile != "smoke" else None

@@ -458,9 +458,9 @@ for r in results[["dataset", "arch", "epochs"]].drop_duplicates().itertuples():
         display(pub[["method", "role", "metric", "value", "std", "top1_acc", "source"]])
 
 # %% [markdown]
-# The committed runs train ResNet-8 (width 16) on 4,085 CIFAR-10 training images of the
+# The quick runs train ResNet-8 (width 16) on 4,085 CIFAR-10 training images of the
 # `cifar10-5k` subset for 12 epochs with a cosine schedule, on a CPU, in a few minutes
-# each. The paper trains ResNet-32 on the 50,000 CIFAR-100 training images for 300 epochs.
+# each; the course runs, the first 2,000 of them for 60 epochs. The paper trains ResNet-32 on the 50,000 CIFAR-100 training images for 300 epochs.
 # What the full run gives, from the sources listed in `assets/published/README.md`:
 
 # %% tags=["nbval-check-output"]
@@ -572,7 +572,7 @@ else:
 # 5 seeds per variant for the comparisons, 3 for the peers and temperature trends).
 # - **The registered comparisons: cannot tell**, and the intervals are narrow. OKDDip's
 #   leader (59.50 %) is within the seed noise of a single network (59.46 %) and of the
-#   leader of independent branches (59.58 %): a gain of more than about a point over either
+#   leader of independent branches (59.59 %): a gain of more than about a point over either
 #   is ruled out at this scale.
 # - **Attention keeps the peers more diverse than a uniform mean: supported** (div_l2
 #   0.088 vs 0.069, about ten standard errors), without a better leader (59.50 vs 59.80 %,
@@ -583,7 +583,8 @@ else:
 #   learning to distil from themselves.
 # - **The second level: cannot tell.** With the leader learning from the peers' ensemble it
 #   ends at 59.50 %, without it at 58.80 % (+0.70, standard error 0.82), and it is no better
-#   than its own peers in the same runs (−0.09, standard error 0.25).
+#   than its own peers in the same runs (−0.09, standard error 0.25: the claims table of
+#   `assets/results-course/report.md`).
 # - **A peer kept out of its own target** (`mask_diagonal`): the peers end far less
 #   diverse (div_l2 0.056 vs 0.088), below even the uniform mean, and the leader is within
 #   the noise. The self-weight is what kept the peers apart.
