@@ -27,9 +27,11 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("build") is None,
 
 
 def _shipped() -> list[Path]:
-    """Every file of every assets/results* folder, relative to assets/."""
+    """Every file of every assets/results* folder and of assets/pretrained (the shipped
+    runs), relative to assets/."""
     assets = ROOT / "assets"
-    return sorted(f.relative_to(assets) for d in assets.glob("results*") if d.is_dir()
+    folders = [*assets.glob("results*"), assets / "pretrained"]
+    return sorted(f.relative_to(assets) for d in folders if d.is_dir()
                   for f in d.rglob("*") if f.is_file())
 
 
@@ -84,6 +86,8 @@ def test_wheel_carries_the_results_as_package_data(dist):
     missing = [str(p) for p in _shipped() if f"okddip_edu/_assets/{p.as_posix()}" not in names]
     assert not missing, f"not in the wheel: {missing}"
     assert not any(n.startswith("assets/") for n in names), "assets/ leaked to the top level"
+    assert any(n.startswith("okddip_edu/_assets/pretrained/") for n in names)
+    assert wheel.stat().st_size < 15 * 2**20, f"the wheel is {wheel.stat().st_size / 2**20:.1f} MiB"
 
 
 def test_installed_wheel_finds_its_results(dist, tmp_path):
