@@ -102,7 +102,8 @@ SIZES = {"full": dict(epochs=8, rampup=2, milestones=(6,), train_subset=10_000),
 
 
 def base(nb) -> Config:
-    """The base config of a live run for a notebook's profile (:class:`okddip_edu.course.Notebook`)."""
+    """The base config of a live run for a notebook's profile (a
+    :class:`okddip_edu.course.Notebook`)."""
     return nb.config(method="okddip", **SIZES[nb.profile])
 
 

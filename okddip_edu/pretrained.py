@@ -80,8 +80,9 @@ def load(cfg: Config, splits: data.Splits | None = None, path: str | Path | None
     :func:`~okddip_edu.engine.fit` would)."""
     path = Path(path) if path is not None else path_of(cfg)
     if path is None:
+        looked = ", ".join(map(str, resources.asset_dirs(FOLDER)))
         raise FileNotFoundError(f"no shipped run for this config (looked for "
-                                f"{run_key(cfg)}.pt in {', '.join(map(str, resources.asset_dirs(FOLDER)))})")
+                                f"{run_key(cfg)}.pt in {looked})")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -120,14 +121,14 @@ def fit_or_load(cfg: Config, *, train_live: bool = False, splits: data.Splits | 
         return fit(cfg, splits=splits, on_epoch_end=on_epoch_end, progress=progress)
     t0 = time.perf_counter()
     result = load(cfg, splits, path)
+    history = result.history
     if on_epoch_end is not None:  # replay: a live plot draws the stored curves
-        history = result.history
         for i in range(len(history)):
             on_epoch_end(history.iloc[i].to_dict(), history.iloc[:i + 1].reset_index(drop=True))
     if progress:
-        trained = result.history["epoch_time"].sum() / 60 if "epoch_time" in result.history else float("nan")
+        trained = history["epoch_time"].sum() / 60 if "epoch_time" in history else float("nan")
         print(f"loaded the shipped run {resources.display_path(path)} in "
-              f"{time.perf_counter() - t0:.1f} s ({len(result.history)} epochs; training it took "
+              f"{time.perf_counter() - t0:.1f} s ({len(history)} epochs; training it took "
               f"{trained:.1f} min where it was made); train_live=True (a notebook's TRAIN_LIVE "
               "switch) trains it here instead")
     return result

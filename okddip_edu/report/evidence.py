@@ -192,5 +192,6 @@ def update_readme(path: str | Path, check: bool = False) -> bool:
 if __name__ == "__main__":  # python -m okddip_edu.report.evidence README.md [--check]
     args = sys.argv[1:]
     changed = update_readme(args[0], check="--check" in args)
-    print(f"{args[0]}: {'out of date' if changed and '--check' in args else 'updated' if changed else 'up to date'}")
+    state = "up to date" if not changed else "out of date" if "--check" in args else "updated"
+    print(f"{args[0]}: {state}")
     sys.exit(1 if changed and "--check" in args else 0)
