@@ -604,7 +604,8 @@ else:
 #   that the seeds spread widely here; the attention diagonal falls only slowly as peers
 #   are added (printed in section 7's table), so each peer still weighs itself most.
 # - **Temperature: not decided yet.** Section 8's course table has T = 3 over 3 seeds and
-#   T = 1 and T = 2 over one seed each: no interval, no verdict.
+#   the other temperatures over one or two so far (its seeds column); the registered rule
+#   asks for 3 seeds each, so no verdict yet, only the interim intervals printed there.
 
 # %% [markdown]
 # ## Exercises
