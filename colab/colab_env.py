@@ -278,8 +278,9 @@ def _copy_sources(dst: Path) -> None:
             shutil.copytree(src, dst / name, ignore=ignore)
         else:
             shutil.copy2(src, dst / name)
-    for folder in sorted((ROOT / "assets").glob("results*")):  # what setup.py ships
-        shutil.copytree(folder, dst / "assets" / folder.name, ignore=ignore)
+    for pattern in ("results*", "pretrained"):  # what setup.py ships (its SHIPPED)
+        for folder in sorted((ROOT / "assets").glob(pattern)):
+            shutil.copytree(folder, dst / "assets" / folder.name, ignore=ignore)
 
 
 def _run_guarded(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> int:
