@@ -46,7 +46,6 @@ import torch
 import torch.nn.functional as F
 
 from okddip_edu import data
-from okddip_edu.engine import fit
 from okddip_edu.losses import kd_loss
 from okddip_edu.plots import softmax as softmax_plots
 from okddip_edu.widgets import TemperatureExplorer
