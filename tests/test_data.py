@@ -105,6 +105,12 @@ def test_stratified_holdout_rejects_impossible_sizes():
 
 
 # Synthetic ---------------------------------------------------------------------------------
+def test_train_subset_above_the_dataset_keeps_all_and_says_so():
+    with pytest.warns(UserWarning, match=r"train_subset=600 is more than the 512 training"):
+        s = data.load(Config(dataset="synthetic", train_subset=600))
+    assert len(s.train_y) == 512
+
+
 def test_synthetic_dataset_shapes():
     s = data.synthetic()
     assert s.name == "synthetic" and s.num_classes == 10 and len(s.classes) == 10

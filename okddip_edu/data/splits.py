@@ -9,6 +9,7 @@ fixed (:func:`stratified_holdout`). ``synthetic`` is tiny and learnable, for uni
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -68,8 +69,15 @@ def synthetic(num_classes: int = 10, train: int = 512, val: int = 128, seed: int
 
 
 def apply_subset(splits: Splits, n: int | None) -> Splits:
-    """Keep only the first ``n`` training images (all when ``n`` is None)."""
-    if n is None or n >= len(splits.train_y):
+    """Keep only the first ``n`` training images (all when ``n`` is None).
+
+    An ``n`` above the number of training images keeps them all, and says so in a warning.
+    """
+    if n is None or n == len(splits.train_y):
+        return splits
+    if n > len(splits.train_y):
+        warnings.warn(f"train_subset={n} is more than the {len(splits.train_y)} training images "
+                      f"this dataset has; all {len(splits.train_y)} are used", stacklevel=2)
         return splits
     return dataclasses.replace(splits, train_x=splits.train_x[:n], train_y=splits.train_y[:n])
 
