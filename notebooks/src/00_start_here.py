@@ -30,7 +30,7 @@
 # | profile | where | its run | time |
 # |---|---|---|---|
 # | full | a GPU | CIFAR-100, ResNet-32, 20 epochs, trained here | not measured yet (no GPU was available); `tools/paper_costs.py` estimates the FLOPs |
-# | quick | a laptop CPU | 4,085 CIFAR-10 images, ResNet-8, 12 epochs: shipped trained, loaded in seconds (`TRAIN_LIVE = True` trains it here) | under a minute; minutes with `TRAIN_LIVE = True` |
+# | quick | a laptop CPU | 4,085 CIFAR-10 images, ResNet-8, 12 epochs: shipped trained, loaded in seconds (`TRAIN_LIVE = True` trains it here) | under a minute; about a minute with `TRAIN_LIVE = True` (53.5 s on 2 cores: the guide's table) |
 # | smoke | CI | 256 images, 2 epochs, tiny widths | seconds |
 #
 # The instructor guide (`notebooks/README.md`) lists the measured times of both modes; the
@@ -189,7 +189,7 @@ print(f"deployed (trunk + leader): {deployed:,} parameters, "
 #   four branches, summed) and the `total` minimised, L_gt + λ w(e) (L_dis1 + L_dis2), where
 #   the ramp-up w(e) grows from e^-5 to 1 and λ = 1 is the distillation weight (the config
 #   field `alpha`);
-# - **right**, on their own axis because they are about a hundred times smaller: `L_dis1`
+# - **right**, on their own axis because they are several hundred times smaller: `L_dis1`
 #   (peers learning from their attention targets) and `L_dis2` (the leader learning from the
 #   peer ensemble), before λ w(e) weighs them.
 
@@ -209,11 +209,16 @@ history = result.history
 print(f"{len(result.splits.train_y):,} training images")
 print(history[["epoch", "w", "train_ce", "train_dis1", "train_dis2", "train_total"]]
       .round(3).to_string(index=False))
+branches = history[[f"val_top1_b{i}" for i in range(cfg.branches)]]  # (epochs, branches)
+spread = branches.max(axis=1) - branches.min(axis=1)
+print(f"best minus worst branch: at most {spread.max():.1f} points (epoch "
+      f"{history['epoch'][spread.idxmax()]}), {spread.iloc[-1]:.1f} at the last epoch")
 
 # %% [markdown]
 # **What to notice** (the numbers quoted are those of the shipped run, quick profile,
 # seed 0, printed above and in section 4).
-# - All four branches climb together and stay within a point or two of each other: they
+# - All four branches climb together and stay within about three points of each other
+#   (the last line printed above): they
 #   share the trunk and learn from each other, so no branch runs away from the others.
 # - The **ensemble** is no better than the best branch here (55.2 % against 54.2 % to
 #   55.6 % for the peers at the last epoch, table of section 4), a gap well inside the noise.

@@ -28,9 +28,10 @@
 # predictions, `kd_loss`), and the idea of dot-product attention.
 #
 # **Expected run time**: quick profile (laptop CPU, `cifar10-5k`, ResNet-8): under a minute
-# with the shipped runs (the default); a few minutes with `TRAIN_LIVE = True`, which trains
-# the group of section 1 and the live run of section 6 here; each click of **Train** in
-# section 6 trains a small run live (about a minute or two on a laptop CPU). The instructor
+# with the shipped runs (the default); a minute or two with `TRAIN_LIVE = True` (73.7 s on
+# 2 cores), which trains the group of section 1 and the live run of section 6 here; each
+# click of **Train** in section 6 trains a small run live (about a minute or two on a
+# laptop CPU). The instructor
 # guide (`notebooks/README.md`) lists the measured times. Smoke profile (CI): under a minute;
 # full profile (GPU, CIFAR-100, ResNet-32, 30 epochs): not measured (no GPU was available).
 

@@ -37,7 +37,7 @@
 # | profile | the full run in section 7 | time |
 # |---|---|---|
 # | full (GPU) | CIFAR-100, ResNet-32, 60 epochs (the paper: 300), lr ×0.1 at epochs 30 and 45 | not measured yet (no GPU was available) |
-# | quick (CPU) | 4,085 CIFAR-10 images, ResNet-8, 12 epochs (the quick preset): shipped trained, loaded by default | under a minute for the whole notebook; minutes with `TRAIN_LIVE = True` |
+# | quick (CPU) | 4,085 CIFAR-10 images, ResNet-8, 12 epochs (the quick preset): shipped trained, loaded by default | under a minute for the whole notebook; about a minute with `TRAIN_LIVE = True` (53.5 s on 2 cores) |
 # | smoke (CI) | 256 images, 2 epochs, tiny widths | seconds |
 #
 # The instructor guide (`notebooks/README.md`) lists the measured times of both modes.
@@ -303,7 +303,7 @@ history = result.history
 # - In the middle panel, `total` is almost exactly `CE (L_gt)` all the way: in the first
 #   epochs because w(e) is near 0, and afterwards because `L_dis1` and `L_dis2` (right
 #   panel, their own axis) are tiny (a few hundredths at most, against a summed
-#   cross-entropy of about 5 to 8: the table below).
+#   cross-entropy of 4.6 to 8.0: the table below).
 #   The branches share a trunk and learn from each other, and at T = 3 their softened
 #   predictions sit close to their targets.
 # - On the left, the leader and the peers climb together, and the ensemble is no better

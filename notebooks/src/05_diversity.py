@@ -192,9 +192,10 @@ print(f"largest fall from first to last epoch: {min(change, key=change.get)}; "
 #   (printed above) every group ends less diverse than after its first epoch, but by very
 #   different amounts. The largest fall is ONE's (0.088 to 0.053): one gated teacher for all
 #   branches pulls them towards the same target. Independent branches, which never distil,
-#   change least (0.070 to 0.062). DML has no ramp-up (its distillation weighs 1 from epoch 0,
-#   notebook 02) and behaves differently again: its separate networks first grow apart, up
-#   to 0.152 at epoch 6, and only then come together (0.098 at the end). Section 6 shows that
+#   and OKDDip change least (−0.008 and −0.009: a tie at this scale). DML has no ramp-up
+#   (its distillation weighs 1 from epoch 0, notebook 02) and behaves differently again:
+#   its separate networks first grow apart, up to 0.152 at epoch 6, and only then come
+#   together (0.098 at the end). Section 6 shows that
 #   this is not a law of training: over 60 epochs at the course scale most groups grow more
 #   diverse again as they fit their training images (CL-ILR's do not).
 # - **At this scale the branch-based methods end close together.** The paper's argument
@@ -225,11 +226,13 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **What to notice.** At this scale every ensemble gain is within about a point of zero,
-# no larger than the differences between seeds, and the scatter shows no clean "more
-# diverse, larger gain" trend. At full scale the gain is clear: in the winycg/MCL-OKD
-# re-runs (ResNet-32, CIFAR-100) the ensemble of the peers is 1.4 to 2.0 points better than
-# the single network for DML, CL-ILR, ONE and OKDDip.
+# **What to notice.** At this scale every ensemble gain is within about a point of zero.
+# Only DML's separate networks, far the most diverse, gain measurably more than branches
+# on a trunk (notebook 02, exercise 2: +0.75 points over independent branches, more than
+# two standard errors); among the branch-based groups the scatter shows no "more diverse,
+# larger gain" trend. At full scale the gain is clear: in the winycg/MCL-OKD re-runs
+# (ResNet-32, CIFAR-100) the ensemble of the peers is 1.4 to 2.0 points better than one of
+# its own members (the leader, for OKDDip) for DML, CL-ILR, ONE and OKDDip.
 #
 # **Honest scale note.** A few epochs of a ResNet-8 on 4,085 CIFAR-10 images are the very
 # beginning of a training curve: the leaders end near 53 to 55 % (the table of section 3),
@@ -267,11 +270,11 @@ print(f"mean diagonal: {diag.iloc[0]:.2f} after epoch {diag.index[0]}, {diag.ilo
 # grows only once the ramp-up has let the distillation in: the peers learn to attend to
 # themselves, the "self-copying" side effect of [notebook 03](03_attention_aggregator.ipynb),
 # since t_a = z_a makes a peer's first-level loss zero. In the committed 12-epoch quick runs
-# it climbs from 0.34 to 0.67 (printed above); in the 5-epoch runs this notebook trains
-# when no stored results are found, the distillation reaches full weight only in the last
-# epoch and the diagonal has barely started to move (printed above). The mean row entropy
-# of α tells the same story from another side (log 3 ≈ 1.10 is uniform, 0 is one peer
-# only):
+# it climbs from 0.34 to 0.67 (printed above). The 5-epoch runs this notebook trains when
+# no stored results are found reach full distillation weight only in their last epoch
+# (ramp-up L = 4), so expect a diagonal that has barely started to move there. The mean
+# row entropy of α tells the same story from another side (log 3 ≈ 1.10 is uniform, 0 is
+# one peer only):
 
 # %%
 curves.metric_curves(okddip, "val_att_entropy", color="variant").show()
@@ -306,7 +309,8 @@ if course_dir is not None:
         curve = h.groupby("epoch")["val_div_l2"].mean()  # mean over seeds
         if curve.notna().any():
             print(f"{name:12s} div_l2 over the epochs: {curve.iloc[0]:.3f} after epoch 0, "
-                  f"lowest {curve.min():.3f} (epoch {curve.idxmin()}), "
+                  f"lowest {curve.min():.3f} (epoch {curve.idxmin()}), highest "
+                  f"{curve.max():.3f} (epoch {curve.idxmax()}), "
                   f"{curve.iloc[-1]:.3f} after epoch {curve.index[-1]}")
 else:
     print("no course results here (committed in assets/results-course; the smoke profile "
@@ -319,8 +323,9 @@ else:
 #   more diverse again as they fit their training images, ending above where they started
 #   (independent branches) or about there (OKDDip). ONE recovers part of its early fall;
 #   CL-ILR, whose branches all learn from the mean of the others, falls and stays low;
-#   DML's separate networks grow more diverse throughout. The 12 quick epochs of section 4
-#   stop in the first phase.
+#   DML's separate networks grow apart for the first third of the training (0.113 to 0.199
+#   at epoch 22), then come partway back (0.143). The 12 quick epochs of section 4 stop in
+#   the first phase.
 # - After 60 epochs OKDDip's peers are *more* diverse than those of the two branch-based
 #   methods with a shared target (div_l2 0.088 against 0.061 for CL-ILR and 0.080 for ONE,
 #   each more than two standard errors): the paper's diversity claim, held at this scale.
@@ -332,12 +337,13 @@ else:
 #   about nine tenths the peer's own logits. That self-weight is what keeps OKDDip's peers
 #   apart from one another: with the targets detached the diagonal stays near 1/3 and the
 #   diversity falls to the mean's level (notebook 06, section 15).
-# - The ensemble gains the same little from OKDDip's peers as from independent branches,
-#   CL-ILR's or ONE's (0.17 against 0.10 to 0.20 points, all within two standard errors).
-#   Only DML's separate networks, by far the most diverse, give their ensemble measurably
-#   more (0.80 points, more than two standard errors above OKDDip's): diversity that
-#   comes from separate networks buys something; the smaller differences between
-#   branches do not, at this scale.
+# - OKDDip's ensemble gain (0.17 points) cannot be told from those of independent
+#   branches, CL-ILR or ONE (0.10 to 0.20; the intervals printed above rule out a
+#   difference of more than about ±0.66 points). Only DML's separate networks, by far the
+#   most diverse, give their ensemble measurably more: 0.80 against 0.17, an interval of
+#   +0.02 to +1.24 points for DML over OKDDip, just past the rule. Diversity that comes from
+#   separate networks buys something; the smaller differences between branches do not, at
+#   this scale.
 
 # %% [markdown]
 # ## Exercises
