@@ -336,7 +336,8 @@ else:
 # - The attention has collapsed onto the peers themselves: `att_diag` 0.913, each target
 #   about nine tenths the peer's own logits. That self-weight is what keeps OKDDip's peers
 #   apart from one another: with the targets detached the diagonal stays near 1/3 and the
-#   diversity falls to the mean's level (notebook 06, section 15).
+#   diversity falls to 0.067, where the uniform mean ends (0.069; notebook 06, sections 5
+#   and 9).
 # - OKDDip's ensemble gain (0.17 points) cannot be told from those of independent
 #   branches, CL-ILR or ONE (0.10 to 0.20; the intervals printed above rule out a
 #   difference of more than about ±0.66 points). Only DML's separate networks, by far the

@@ -285,10 +285,12 @@ compare("aggregation", "gate", "mean", "div_l2")
 #
 # At the course scale (5 seeds each, the course lines printed above) the first levels
 # order the peers' diversity clearly: ONE's gate and the uniform mean, which give every
-# peer one shared target, leave them most alike (div_l2 0.070 and 0.069, a difference the
-# last line cannot tell); attention keeps them further apart (0.088); no first level at
-# all, further still (0.098). The leader follows none of it: attention against each of the
-# three is "cannot tell", the intervals ruling out differences above 1.4 to 1.65 points.
+# peer one shared target, leave them most alike (div_l2 0.070 and 0.069: the last line
+# cannot tell them apart, +0.001 with an interval of −0.003 to +0.005); attention keeps
+# them further apart (0.088); no first level at all, further still (0.098). The leader
+# follows none of it measurably: attention against each of the three is "cannot tell",
+# the intervals ruling out a gain of attention above 0.80 to 1.65 points and a loss above
+# 1.29 to 1.65.
 #
 # ## 6. Second level: the group leader
 #
@@ -342,12 +344,13 @@ compare("temperature", "T=5", "T=3")
 # %% [markdown]
 # What to notice: the loss is multiplied by T² so that its gradient keeps the same scale
 # (notebook 01); the effect of T is then on the *shape* of the targets. At the course scale
-# (3 seeds per temperature) the leaders of all five temperatures end within half a point of
-# each other, and both registered differences above are "cannot tell", each with the
-# interval it leaves. The column that does move is `att_diag`: it is lowest at T = 1 and
+# (3 seeds per temperature) the leaders of all five temperatures end within 0.53 points of
+# each other (59.27 to 59.80), and both registered differences above are "cannot tell",
+# each with the interval it leaves. The column that does move is `att_diag`: it is lowest at T = 1 and
 # levels off from T = 2 on, so softer targets make each peer's attention weigh its own
-# logits more. At the quick scale the diagonal rises with T as well, there all the way to
-# T = 5.
+# logits more. At the quick scale the diagonal rises with T as well, from 0.569 at T = 1 to
+# 0.67 to 0.70 for T = 3 to 5 (2 seeds each; the steps between those three are within
+# their spread).
 #
 # ## 9. Stop-gradient at the targets
 #
@@ -393,7 +396,7 @@ compare("mask_diagonal", "mask", "no-mask", "div_l2")
 # %% [markdown]
 # What to notice (printed above): leaving the peer out of its own target makes the peers
 # *less* diverse, not more, at both scales (quick: div_l2 0.042 vs 0.053, about five
-# standard errors; course: 0.056 vs 0.088, some thirty). Without the mask a peer's target is
+# standard errors; course: 0.056 vs 0.088, some twenty). Without the mask a peer's target is
 # mostly its own logits, which pulls it only weakly towards the others; with the mask the
 # whole target is the others. The quick runs' leader gain (+0.85 points, about 2.5 standard
 # errors from 2 seeds each) did not hold at the course scale, where 5 seeds each cannot
@@ -421,7 +424,7 @@ compare("layout", "network", "branch", "ens_gain")
 # suite was not run at the course scale): four separate networks are three times as
 # diverse as four branches on a shared trunk (`div_l2` 0.159 vs 0.053, disagreement 0.228
 # vs 0.080), and their attention collapses furthest onto the peer itself (`att_diag` 0.938,
-# the strongest self-attention in the course): peers that differ more offer each other less
+# the strongest self-attention at the quick scale): peers that differ more offer each other less
 # that looks useful, so each leans on its own logits. Here the diversity does buy
 # something: the ensemble of separate networks gains over its mean member (`ens_gain`,
 # last line) while the branches' ensemble gains nothing, and the leader of separate
@@ -597,10 +600,9 @@ else:
 #   0.088 vs 0.069, about ten standard errors), without a better leader (59.50 vs 59.80 %,
 #   cannot tell: −0.30 ± 1.10 points). Section 11 says how: the attention diagonal climbs
 #   to about 0.91, so each peer's target is mostly its own logits and pulls it little
-#   towards the others. With
-#   the targets detached the diagonal stays at 0.33 and the diversity falls to the mean's
-#   level (0.067): the diversity the paper credits to attention comes, here, from peers
-#   learning to distil from themselves.
+#   towards the others. With the targets detached the diagonal stays at 0.33 and the
+#   diversity falls to 0.067 (the uniform mean: 0.069): the diversity the paper credits to
+#   attention comes, here, from peers learning to distil from themselves.
 # - **The second level: cannot tell.** With the leader learning from the peers' ensemble it
 #   ends at 59.50 %, without it at 58.80 % (+0.70 ± 1.65: a gain above 2.35 points or a
 #   loss above 0.95 is ruled out, section 6), and against its own peers in the same runs it
@@ -611,7 +613,7 @@ else:
 #   told apart (+0.44 ± 1.48 points, section 9). The self-weight is what kept the peers
 #   apart.
 # - **OKDDip against DML, CL-ILR and ONE: cannot tell** (registered too; 5 seeds each,
-#   section 4): −0.08 ± 1.22, −0.02 ± 1.22 and −0.81 ± 1.61 points. No method's deployed
+#   section 4): −0.08 ± 1.22, −0.02 ± 1.21 and −0.81 ± 1.60 points. No method's deployed
 #   network beats another's by more than about a point here (two and a half against ONE,
 #   whose seeds spread most).
 # - **Diversity is kept, against the methods with a shared target: supported.** OKDDip's
@@ -624,11 +626,12 @@ else:
 # - **The gate and no first level** (secondary, section 5, 5 seeds each): attention minus
 #   ONE's gate is +0.02 ± 1.31 points on the leader and attention minus no first level
 #   +0.00 ± 1.65, both cannot tell; on diversity attention sits between the shared targets
-#   (gate 0.070, mean 0.069) and no distillation (0.098). The first level decides how alike
-#   the peers end, not how well the deployed network does.
+#   (gate 0.070, mean 0.069) and no first level (0.098). The first level decides how alike
+#   the peers end; its effect on the deployed network, if any, is bounded by those
+#   intervals.
 # - **Temperature: cannot tell** (registered trend; section 8, 3 seeds per temperature):
 #   T = 3 minus T = 1 is −0.10 ± 1.54 points on the leader and T = 5 minus T = 3 is
-#   +0.47 ± 1.66; the five means lie within half a point of each other. What T does move is
+#   +0.47 ± 1.66; the five means lie within 0.53 points of each other. What T does move is
 #   the attention diagonal (0.847 at T = 1, 0.91 to 0.92 from T = 2 on, section 8's table):
 #   with softer targets each peer weighs itself even more.
 
