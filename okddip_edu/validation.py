@@ -186,9 +186,10 @@ def _check_schedule(cfg: Config) -> None:
                          "which ignores them; use schedule='multistep'")
     late = [m for m in cfg.milestones if m >= cfg.epochs]
     if cfg.schedule == "multistep" and late:
+        fix = (f"give milestones in 1..{cfg.epochs - 1}" if cfg.epochs > 1 else
+               "a 1-epoch run has no later epoch to lower it in")
         warnings.warn(f"milestones {late} are at or after the last epoch ({cfg.epochs - 1}): "
-                      f"they never lower the lr; give milestones in 1..{cfg.epochs - 1}",
-                      stacklevel=4)
+                      f"they never lower the lr; {fix}", stacklevel=4)
 
 
 # Flags a method ignores: field -> the methods it applies to. The command line refuses a

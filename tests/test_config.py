@@ -236,3 +236,11 @@ def test_any_positive_temperature_is_accepted(t):
 def test_any_non_positive_or_non_finite_temperature_is_refused(t):
     with pytest.raises(ValueError, match=r"temperature=.* is not valid; it must be a finite"):
         Config(temperature=t)
+
+
+@pytest.mark.parametrize("epochs, advice", [(10, r"give milestones in 1\.\.9"),
+                                            (1, r"a 1-epoch run has no later epoch")])
+def test_late_milestones_warn_with_advice_that_fits_the_run(epochs, advice):
+    with pytest.warns(UserWarning, match=r"milestones \[150, 225\] are at or after the last epoch.*"
+                      + advice):
+        preset("paper", epochs=epochs)
