@@ -8,6 +8,7 @@ from typing import Iterator
 
 from .. import rundir
 from ..config import PRESETS
+from ..validation import DATASET_FIELDS
 from .executors import add_executor_flags, check_executor_flags, run_on_ray
 from .runner import run_suite
 from .suites import SUITES, Job, expand, recorded_runs, status
@@ -46,10 +47,10 @@ def cmd_ablate(args) -> int:
     # Seed-major: every suite gets its first seed before any gets its second, so a grid
     # stopped early still covers every suite.
     jobs = only_variants(jobs, names, args.variants)
-    other = sorted({j.config.dataset for j in jobs} - {"cifar10-5k"})
+    other = sorted({j.config.dataset for j in jobs} - set(DATASET_FIELDS["npz"]))
     if args.npz and other:
         raise ValueError(f"--npz does not apply to dataset {other[0]!r} (it applies to: "
-                         "cifar10-5k)")
+                         f"{', '.join(DATASET_FIELDS['npz'])})")
     jobs.sort(key=lambda j: j.seed)
     if args.dry_run:
         recorded = recorded_runs(args.out, set_aside=False)  # a dry run writes nothing
